@@ -1,0 +1,16 @@
+"""cutover: move asyncio workers off ``async_worker_optimization`` onto Celery and Ray.
+
+The importable pieces are top-level packages that show the architecture:
+
+- ``legacy``   the faithful "before" every route is compared to,
+- ``adapters`` one execution interface and its engines (asyncio, Celery, Ray),
+- ``flags``    per-worker routing flags,
+- ``compat``   the drop-in shim a worker imports instead of the legacy module,
+- ``cutover``  what they share: the one exceptions module, logging set-up, the CLI.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

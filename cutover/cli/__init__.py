@@ -1,0 +1,65 @@
+"""The ``cutover`` command line.
+
+Each sub-command lives in its own module under ``cutover/cli/`` and exposes
+``register(subparsers)``; this module only assembles them and turns a :class:`CutoverError`
+into one clear line on stderr and a non-zero exit status (never a traceback for a refusal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cutover import __version__
+from cutover.errors import CutoverError
+
+# Modules that contribute sub-commands, in the order they appear in --help.
+_COMMAND_MODULES = (
+    "cutover.cli.legacy_batch",
+    "cutover.cli.flags_cmd",
+    "cutover.cli.worker_cmd",
+)
+
+EXIT_REFUSED = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Assemble the parser from every command module that is present."""
+    parser = argparse.ArgumentParser(
+        prog="cutover",
+        description="Move asyncio workers onto Celery and Ray, one worker at a time.",
+    )
+    parser.add_argument("--version", action="version", version=f"cutover {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a command that has not arrived yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cutover`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_REFUSED
+    try:
+        return int(handler(args) or 0)
+    except CutoverError as exc:
+        print(f"cutover: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("cutover: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]
