@@ -26,6 +26,14 @@ class ConfigurationError(CutoverError, ValueError):
     """A setting (environment variable, URL, option) is missing or malformed."""
 
 
+class MissingDependencyError(CutoverError, ImportError):
+    """An optional extra is not installed; the message says which one and how to install it.
+
+    It is an ``ImportError`` too, so ``except ImportError`` around an optional import keeps
+    working.
+    """
+
+
 class InvalidArgumentError(CutoverError, ValueError, TypeError):
     """An argument of a public call is out of range or of the wrong type.
 
@@ -138,6 +146,7 @@ __all__ = [
     "FlagStoreError",
     "FlagValidationError",
     "InvalidArgumentError",
+    "MissingDependencyError",
     "NotPortableError",
     "PayloadTooLargeError",
     "RemoteTaskError",

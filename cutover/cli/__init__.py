@@ -17,7 +17,7 @@ from cutover.errors import CutoverError
 
 # Modules that contribute sub-commands, in the order they appear in --help.
 _COMMAND_MODULES = (
-    "cutover.cli.legacy_batch",
+    "cutover.cli.demo_cmd",
     "cutover.cli.flags_cmd",
     "cutover.cli.worker_cmd",
 )
@@ -60,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cutover: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `cutover flags list --json | head`: the reader left; that is not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 __all__ = ["build_parser", "main"]

@@ -1,0 +1,445 @@
+"""``cutover flags``: read and change the per-worker routing flags.
+
+::
+
+    cutover flags list
+    cutover flags get WORKER
+    cutover flags set WORKER --route R [--percent P] [--base R] [--shadow R --sample S]
+        [--hybrid-threshold N] [--hybrid-mode M] [--priority N] [--queue Q]
+        [--fallback legacy|fail] [--retries N] [--retryable NAME ...] [--expect-version V]
+        --reason TEXT [--actor A]
+    cutover flags kill (WORKER | --all) --reason TEXT
+    cutover flags unkill (WORKER | --all) --reason TEXT
+    cutover flags history (WORKER | --all)
+
+Every sub-command takes ``--json`` (machine-readable output; ``get --json`` prints the flag
+record) and ``--flags-url`` (overrides ``CUTOVER_FLAGS_URL``). Every change needs a reason;
+the actor defaults to ``user@host``. ``set`` changes only the options given and keeps the
+others; it is a compare-and-set on the version it read (or on ``--expect-version``), so a
+concurrent change is refused, never overwritten. Values are checked by the flag model
+itself, so a refusal names the field, the value and what is allowed, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from cutover.errors import FlagValidationError
+from flags.model import ENGINES, FALLBACKS, HYBRID_MODES, ROUTES, FlagRecord
+from flags.store import AuditEntry, FlagStore, diff
+from flags.stores import FLAGS_URL_ENV, open_store
+
+SHADOW_OFF = "off"
+
+
+def default_actor() -> str:
+    """``user@host`` of whoever runs the command."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+# --- the parser --------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """Add ``flags`` and its sub-commands to the ``cutover`` parser."""
+    parser = subparsers.add_parser(
+        "flags",
+        help="read and change per-worker routing flags",
+        description="Read and change the per-worker routing flags (see `cutover flags CMD -h`).",
+    )
+    parser.set_defaults(handler=lambda _args: _print_help(parser))
+    commands = parser.add_subparsers(dest="flags_command", metavar="SUBCOMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_argument(
+        "--flags-url",
+        metavar="URL",
+        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
+    )
+    change = argparse.ArgumentParser(add_help=False)
+    change.add_argument("--reason", required=True, metavar="TEXT", help="why (required)")
+    change.add_argument("--actor", metavar="A", help="who (default: user@host)")
+
+    cmd = commands.add_parser("list", parents=[common], help="every worker's flags")
+    cmd.set_defaults(handler=cmd_list)
+
+    cmd = commands.add_parser("get", parents=[common], help="one worker's flags")
+    cmd.add_argument("worker", metavar="WORKER")
+    cmd.set_defaults(handler=cmd_get)
+
+    cmd = commands.add_parser(
+        "set",
+        parents=[common, change],
+        help="change one worker's flags",
+        description="Change the options given; every other flag keeps its current value.",
+    )
+    cmd.add_argument("worker", metavar="WORKER")
+    cmd.add_argument("--route", required=True, metavar="R", help=_one_of(ROUTES))
+    cmd.add_argument("--percent", metavar="P", help="share of calls (0-100) that take --route")
+    cmd.add_argument("--base", metavar="R", help=f"the rest of the calls: {_one_of(ENGINES)}")
+    cmd.add_argument(
+        "--shadow",
+        metavar="R",
+        help=f"shadow candidate: {_one_of(ENGINES)}, or {SHADOW_OFF!r} to stop shadowing",
+    )
+    cmd.add_argument("--sample", metavar="S", help="share of calls (0-1) shadowed")
+    cmd.add_argument("--hybrid-threshold", metavar="N", help="hybrid: batches below N go small")
+    cmd.add_argument("--hybrid-mode", metavar="M", help=f"hybrid: {_one_of(HYBRID_MODES)}")
+    cmd.add_argument("--priority", metavar="N", help="0-9")
+    cmd.add_argument("--queue", metavar="Q", help="queue name ('' for the engine's default)")
+    cmd.add_argument("--fallback", metavar="F", help=_one_of(FALLBACKS))
+    cmd.add_argument("--retries", metavar="N", help="retries of a failed call (0-100)")
+    cmd.add_argument(
+        "--retryable", metavar="NAME", nargs="+", help="exception class names to retry"
+    )
+    cmd.add_argument(
+        "--expect-version",
+        metavar="V",
+        help="refuse unless the stored version is V (default: the version just read)",
+    )
+    cmd.set_defaults(handler=cmd_set)
+
+    for name, handler, verb in (
+        ("kill", cmd_kill, "force legacy for"),
+        ("unkill", cmd_unkill, "stop forcing legacy for"),
+    ):
+        cmd = commands.add_parser(
+            name, parents=[common, change], help=f"{verb} one worker, or every worker with --all"
+        )
+        _worker_or_all(cmd)
+        cmd.set_defaults(handler=handler)
+
+    cmd = commands.add_parser(
+        "history", parents=[common], help="who changed a worker's flags, when, why, and how"
+    )
+    _worker_or_all(cmd)
+    cmd.add_argument("--limit", metavar="N", default="50", help="last N changes (default 50)")
+    cmd.set_defaults(handler=cmd_history)
+
+
+def _worker_or_all(cmd: argparse.ArgumentParser) -> None:
+    target = cmd.add_mutually_exclusive_group(required=True)
+    target.add_argument("worker", metavar="WORKER", nargs="?")
+    target.add_argument("--all", action="store_true", help="every worker (the global switch)")
+
+
+def _one_of(names: Sequence[str]) -> str:
+    return " | ".join(names)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[FlagStore]:
+    store = open_store(args.flags_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``cutover flags list``."""
+    with _opened(args) as store:
+        snapshot = store.snapshot()
+        url = store.display_url
+    workers = dict(sorted(snapshot.records.items()))
+    if args.json:
+        _print_json(
+            {
+                "store": url,
+                "global_kill": snapshot.global_kill,
+                "workers": {w: r.to_dict() for w, r in workers.items()},
+                "invalid": dict(snapshot.problems),
+            }
+        )
+        return 0
+    kill = "ON (every worker on legacy)" if snapshot.global_kill else "off"
+    print(f"store: {url}    global kill: {kill}")
+    if not workers:
+        print("no worker has flags: every worker routes on legacy")
+    else:
+        rows = [
+            [
+                worker,
+                record.route,
+                _percent(record.percent),
+                record.base,
+                _hybrid(record),
+                _shadow(record),
+                "KILLED" if record.kill else "-",
+                str(record.version),
+                record.updated_at or "-",
+                record.updated_by or "-",
+            ]
+            for worker, record in workers.items()
+        ]
+        headers = ["WORKER", "ROUTE", "PERCENT", "BASE", "HYBRID", "SHADOW", "KILL", "VERSION"]
+        _print_table([*headers, "UPDATED", "BY"], rows)
+    for worker, problem in sorted(snapshot.problems.items()):
+        print(f"invalid flags of {worker} (routes on legacy): {problem}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    """``cutover flags get WORKER``."""
+    with _opened(args) as store:
+        record = store.get(args.worker)
+        url = store.display_url
+    if args.json:
+        _print_json(record.to_dict())
+        return 0
+    print(f"worker: {args.worker}    store: {url}")
+    if record.version == 0:
+        print("(never configured: these are the defaults)")
+    _print_table(["FIELD", "VALUE"], [[k, _show(v)] for k, v in _flat(record.to_dict()).items()])
+    return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """``cutover flags set WORKER --route R ... --reason TEXT``."""
+    expected = (
+        None if args.expect_version is None else _integer("expect-version", args.expect_version)
+    )
+    apply_options(FlagRecord(), args, check_only=True)  # refuse bad values before any I/O
+    with _opened(args) as store:
+        old, new = store.update(
+            args.worker,
+            lambda current: apply_options(current, args),
+            actor=args.actor or default_actor(),
+            reason=args.reason,
+            action="set",
+            expected_version=expected,
+        )
+    _print_change(args, old, new)
+    return 0
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    """``cutover flags kill (WORKER | --all) --reason TEXT``."""
+    return _set_kill(args, kill=True)
+
+
+def cmd_unkill(args: argparse.Namespace) -> int:
+    """``cutover flags unkill (WORKER | --all) --reason TEXT``."""
+    return _set_kill(args, kill=False)
+
+
+def _set_kill(args: argparse.Namespace, *, kill: bool) -> int:
+    actor = args.actor or default_actor()
+    with _opened(args) as store:
+        if args.all:
+            before = store.get_global_kill()
+            store.set_global_kill(kill, actor=actor, reason=args.reason)
+            if args.json:
+                _print_json({"global_kill": kill})
+            else:
+                state = "ON: every worker routes on legacy" if kill else "off"
+                print(f"global kill: {'ON' if before else 'off'} -> {state}")
+            return 0
+        old, new = store.update(
+            args.worker,
+            lambda current: current.changed(kill=kill),
+            actor=actor,
+            reason=args.reason,
+            action="kill" if kill else "unkill",
+        )
+    _print_change(args, old, new)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """``cutover flags history (WORKER | --all)``."""
+    limit = _integer("limit", args.limit)
+    with _opened(args) as store:
+        entries = store.history(None if args.all else args.worker, limit=limit)
+    if args.json:
+        _print_json([entry.to_dict() for entry in entries])
+        return 0
+    if not entries:
+        print("no changes recorded")
+        return 0
+    rows = [
+        [
+            entry.at,
+            entry.worker,
+            entry.action,
+            str(entry.version),
+            entry.actor,
+            entry.reason,
+            _summary(entry),
+        ]
+        for entry in entries
+    ]
+    _print_table(["WHEN", "WORKER", "ACTION", "VERSION", "WHO", "WHY", "CHANGE (old -> new)"], rows)
+    return 0
+
+
+# --- applying options --------------------------------------------------------------------------
+
+
+def apply_options(
+    current: FlagRecord, args: argparse.Namespace, *, check_only: bool = False
+) -> FlagRecord:
+    """``current`` with the options of ``cutover flags set`` applied, validated by the model.
+
+    With ``check_only`` a ``--sample`` without a shadow to apply it to is not refused yet
+    (whether there is one depends on the stored record).
+    """
+    data = current.to_dict()
+    data["route"] = args.route
+    if args.percent is not None:
+        data["percent"] = _number("percent", args.percent)
+    if args.base is not None:
+        data["base"] = args.base
+    if args.shadow is not None:
+        if args.shadow == SHADOW_OFF:
+            data["shadow"] = None
+        else:
+            data["shadow"] = {**(data["shadow"] or {}), "route": args.shadow}
+    if args.sample is not None:
+        sample = _number("shadow.sample", args.sample)
+        if data["shadow"] is not None:
+            data["shadow"]["sample"] = sample
+        elif not check_only:
+            raise FlagValidationError(
+                "shadow.sample", sample, "a sample for a shadow: give --shadow ENGINE too"
+            )
+    if args.hybrid_threshold is not None:
+        data["hybrid"]["threshold"] = _integer("hybrid.threshold", args.hybrid_threshold)
+    if args.hybrid_mode is not None:
+        data["hybrid"]["mode"] = args.hybrid_mode
+    if args.priority is not None:
+        data["priority"] = _integer("priority", args.priority)
+    if args.queue is not None:
+        data["queue"] = args.queue or None
+    if args.fallback is not None:
+        data["fallback"] = args.fallback
+    if args.retries is not None:
+        data["retries"]["max"] = _integer("retries.max", args.retries)
+    if args.retryable is not None:
+        data["retries"]["retryable"] = list(args.retryable)
+    return FlagRecord.from_dict(data)
+
+
+def _integer(field: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise FlagValidationError(field, text, "an integer") from None
+
+
+def _number(field: str, text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise FlagValidationError(field, text, "a number") from None
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def _print_change(args: argparse.Namespace, old: FlagRecord, new: FlagRecord) -> None:
+    if args.json:
+        _print_json(new.to_dict())
+        return
+    print(f"{args.worker}: version {old.version} -> {new.version} ({new.updated_by}: {new.reason})")
+    changes = diff(old.to_dict(), new.to_dict())
+    if not changes:
+        print("  no flag changed")
+    for name, (before, after) in changes.items():
+        print(f"  {name}: {_show(before)} -> {_show(after)}")
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _percent(value: float) -> str:
+    return f"{value:g}%"
+
+
+def _hybrid(record: FlagRecord) -> str:
+    if "hybrid" not in (record.route, record.base):
+        return "-"
+    h = record.hybrid
+    if h.mode == "adaptive":
+        return f"adaptive {h.small}/{h.large} explore {h.explore:g}"
+    return f"<{h.threshold} {h.small}, else {h.large}"
+
+
+def _shadow(record: FlagRecord) -> str:
+    if record.shadow is None:
+        return "-"
+    return f"{record.shadow.route} @ {record.shadow.sample:g}"
+
+
+def _summary(entry: AuditEntry) -> str:
+    changes = entry.changes()
+    if not changes:
+        return "no flag changed"
+    return "; ".join(f"{name} {_show(old)} -> {_show(new)}" for name, (old, new) in changes.items())
+
+
+__all__ = [
+    "apply_options",
+    "cmd_get",
+    "cmd_history",
+    "cmd_kill",
+    "cmd_list",
+    "cmd_set",
+    "cmd_unkill",
+    "default_actor",
+    "register",
+]
