@@ -1,0 +1,426 @@
+"""The flags of one worker: frozen dataclasses, validated on construction and on load.
+
+Every value is checked when a record is built, whether by code or by :meth:`FlagRecord.from_dict`
+from JSON, so an invalid record cannot exist: a refusal is a
+:class:`~cutover.errors.FlagValidationError` naming the field path (``"shadow.sample"``), the
+value and what is allowed, raised before any store is touched.
+
+The defaults are the legacy module everywhere: a worker nobody has configured routes every
+call to ``legacy``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
+
+from cutover.errors import FlagValidationError
+
+Engine: TypeAlias = Literal["legacy", "celery", "ray"]
+"""A concrete execution engine: where a call actually runs."""
+
+Route: TypeAlias = Literal["legacy", "celery", "ray", "hybrid"]
+"""What a worker's flag may say: an engine, or ``hybrid`` (an engine chosen per call)."""
+
+HybridMode: TypeAlias = Literal["threshold", "adaptive"]
+Fallback: TypeAlias = Literal["legacy", "fail"]
+
+ENGINES: Final[tuple[Engine, ...]] = ("legacy", "celery", "ray")
+ROUTES: Final[tuple[Route, ...]] = ("legacy", "celery", "ray", "hybrid")
+HYBRID_MODES: Final[tuple[HybridMode, ...]] = ("threshold", "adaptive")
+FALLBACKS: Final[tuple[Fallback, ...]] = ("legacy", "fail")
+
+MAX_TEXT = 1000
+"""Longest ``reason`` / ``updated_by`` kept with a record."""
+
+_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,199}")
+_QUEUE = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+_EXCEPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_PATH = re.compile(r"\S{1,500}")
+
+
+# --- checks: each returns the normalised value or raises FlagValidationError --------------
+
+
+def _one_of(path: str, value: Any, allowed: tuple[str, ...], what: str = "") -> Any:
+    if not isinstance(value, str) or value not in allowed:
+        listed = ", ".join(repr(name) for name in allowed)
+        raise FlagValidationError(path, value, f"one of {listed}{what}")
+    return value
+
+
+def _integer(path: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FlagValidationError(path, value, f"an integer from {low} to {high}")
+    return value
+
+
+def _number(path: str, value: Any, low: float, high: float, *, above_low: bool = False) -> float:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (low < value if above_low else low <= value)
+        and value <= high
+    )
+    if not ok:
+        lower = f"greater than {low:g}" if above_low else f"from {low:g}"
+        upper = f" and at most {high:g}" if above_low else f" to {high:g}"
+        raise FlagValidationError(path, value, f"a number {lower}{upper}")
+    return float(value)
+
+
+def _boolean(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FlagValidationError(path, value, "true or false")
+    return value
+
+
+def _optional_text(path: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise FlagValidationError(path, value, f"null or a text of at most {MAX_TEXT} characters")
+    return value
+
+
+def _names(path: str, value: Any, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise FlagValidationError(path, value, f"a list of {what}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not pattern.fullmatch(item):
+            raise FlagValidationError(f"{path}[{index}]", item, what)
+    return tuple(value)
+
+
+def _timestamp(path: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise FlagValidationError(path, value, "null or an ISO-8601 timestamp")
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def validate_worker_id(worker_id: Any) -> str:
+    """Return ``worker_id`` if it is a valid worker id, else raise FlagValidationError."""
+    if not isinstance(worker_id, str) or not _WORKER_ID.fullmatch(worker_id):
+        raise FlagValidationError(
+            "worker",
+            worker_id,
+            "1-200 characters: letters, digits and _ . : @ / - (starting with a letter or digit)",
+        )
+    return worker_id
+
+
+def utc_now() -> str:
+    """The current time as an ISO-8601 UTC timestamp (what ``updated_at`` holds)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# --- the records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HybridPolicy:
+    """How the ``hybrid`` route picks an engine for each call.
+
+    ``threshold``: fewer than ``threshold`` items run on ``small``, others on ``large`` (the
+    rule of the original seed). ``adaptive``: the engine with the lower observed cost per item
+    for this worker and batch size, exploring the other one with probability ``explore``
+    (see :mod:`flags.adaptive`).
+    """
+
+    PATH: ClassVar[str] = "hybrid."
+
+    mode: HybridMode = "threshold"
+    threshold: int = 100
+    small: Engine = "celery"
+    large: Engine = "ray"
+    explore: float = 0.05
+
+    def __post_init__(self) -> None:
+        p = self.PATH
+        _one_of(p + "mode", self.mode, HYBRID_MODES)
+        _integer(p + "threshold", self.threshold, 0, 1_000_000_000)
+        _one_of(p + "small", self.small, ENGINES, " (a concrete engine)")
+        _one_of(p + "large", self.large, ENGINES, " (a concrete engine)")
+        _set(self, "explore", _number(p + "explore", self.explore, 0.0, 1.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of this policy."""
+        return {
+            "mode": self.mode,
+            "threshold": self.threshold,
+            "small": self.small,
+            "large": self.large,
+            "explore": self.explore,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> HybridPolicy:
+        """Build a policy from JSON data; missing fields take their defaults."""
+        return cls(**_fields_of(cls, data, cls.PATH))
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowConfig:
+    """Run a sample of calls on a candidate engine as well, off the caller's path, and compare.
+
+    Only the shim acts on this; the control result (the engine the call was routed to) is
+    always what the caller gets. ``max_mismatch_rate``, ``max_candidate_p95_ratio`` and
+    ``min_comparisons`` are the gate a candidate must pass before it may be promoted.
+    """
+
+    PATH: ClassVar[str] = "shadow."
+
+    route: Engine
+    sample: float = 0.01
+    timeout_s: float = 10.0
+    ignore_paths: tuple[str, ...] = ()
+    float_rel_tol: float = 1e-9
+    unordered_lists: bool = False
+    allow_side_effects: bool = False
+    denoise: bool = False
+    redact: tuple[str, ...] = ()
+    max_mismatch_rate: float = 0.001
+    max_candidate_p95_ratio: float = 1.5
+    min_comparisons: int = 1000
+
+    def __post_init__(self) -> None:
+        p = self.PATH
+        _one_of(p + "route", self.route, ENGINES, " (a concrete engine)")
+        _set(self, "sample", _number(p + "sample", self.sample, 0.0, 1.0))
+        _set(
+            self,
+            "timeout_s",
+            _number(p + "timeout_s", self.timeout_s, 0.0, 3600.0, above_low=True),
+        )
+        paths = _names(p + "ignore_paths", self.ignore_paths, _PATH, "a path without spaces")
+        _set(self, "ignore_paths", paths)
+        _set(self, "float_rel_tol", _number(p + "float_rel_tol", self.float_rel_tol, 0.0, 1.0))
+        _boolean(p + "unordered_lists", self.unordered_lists)
+        _boolean(p + "allow_side_effects", self.allow_side_effects)
+        _boolean(p + "denoise", self.denoise)
+        _set(self, "redact", _names(p + "redact", self.redact, _PATH, "a path without spaces"))
+        rate = _number(p + "max_mismatch_rate", self.max_mismatch_rate, 0.0, 1.0)
+        _set(self, "max_mismatch_rate", rate)
+        ratio = _number(
+            p + "max_candidate_p95_ratio", self.max_candidate_p95_ratio, 0.0, 1000.0, above_low=True
+        )
+        _set(self, "max_candidate_p95_ratio", ratio)
+        _integer(p + "min_comparisons", self.min_comparisons, 0, 1_000_000_000)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of this configuration."""
+        return {
+            "route": self.route,
+            "sample": self.sample,
+            "timeout_s": self.timeout_s,
+            "ignore_paths": list(self.ignore_paths),
+            "float_rel_tol": self.float_rel_tol,
+            "unordered_lists": self.unordered_lists,
+            "allow_side_effects": self.allow_side_effects,
+            "denoise": self.denoise,
+            "redact": list(self.redact),
+            "max_mismatch_rate": self.max_mismatch_rate,
+            "max_candidate_p95_ratio": self.max_candidate_p95_ratio,
+            "min_comparisons": self.min_comparisons,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ShadowConfig:
+        """Build a configuration from JSON data; ``route`` is required."""
+        values = _fields_of(cls, data, cls.PATH)
+        if "route" not in values:
+            raise FlagValidationError(
+                cls.PATH + "route", None, "one of 'legacy', 'celery', 'ray' (required)"
+            )
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries of a routed call: at most ``max`` more attempts, exponential backoff.
+
+    Only exceptions whose class name (or dotted ``module.Name``) is in ``retryable`` are
+    retried; the adapters apply it.
+    """
+
+    PATH: ClassVar[str] = "retries."
+
+    max: int = 0
+    backoff_s: float = 1.0
+    retryable: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        p = self.PATH
+        _integer(p + "max", self.max, 0, 100)
+        _set(self, "backoff_s", _number(p + "backoff_s", self.backoff_s, 0.0, 3600.0))
+        names = _names(p + "retryable", self.retryable, _EXCEPTION_NAME, "an exception class name")
+        _set(self, "retryable", names)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of this policy."""
+        return {"max": self.max, "backoff_s": self.backoff_s, "retryable": list(self.retryable)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RetryPolicy:
+        """Build a policy from JSON data; missing fields take their defaults."""
+        return cls(**_fields_of(cls, data, cls.PATH))
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRecord:
+    """Every flag of one worker (the worker id is the key it is stored under, not a field).
+
+    A call takes ``route`` with probability ``percent`` / 100 (sticky per routing key, see
+    :func:`flags.routing.decide`) and ``base`` otherwise. ``kill`` forces ``legacy``.
+    ``version`` is 0 for a worker that was never written and increments on every change;
+    ``updated_at`` / ``updated_by`` / ``reason`` describe the last change.
+    """
+
+    PATH: ClassVar[str] = ""
+
+    route: Route = "legacy"
+    percent: float = 100.0
+    base: Engine = "legacy"
+    hybrid: HybridPolicy = field(default_factory=HybridPolicy)
+    shadow: ShadowConfig | None = None
+    kill: bool = False
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    priority: int = 0
+    queue: str | None = None
+    fallback: Fallback = "legacy"
+    version: int = 0
+    updated_at: str | None = None
+    updated_by: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _one_of("route", self.route, ROUTES)
+        _set(self, "percent", _number("percent", self.percent, 0.0, 100.0))
+        _one_of("base", self.base, ENGINES, " (a concrete engine)")
+        if not isinstance(self.hybrid, HybridPolicy):
+            raise FlagValidationError("hybrid", self.hybrid, "a HybridPolicy")
+        if self.shadow is not None and not isinstance(self.shadow, ShadowConfig):
+            raise FlagValidationError("shadow", self.shadow, "null or a ShadowConfig")
+        _boolean("kill", self.kill)
+        if not isinstance(self.retries, RetryPolicy):
+            raise FlagValidationError("retries", self.retries, "a RetryPolicy")
+        _integer("priority", self.priority, 0, 9)
+        if self.queue is not None and (
+            not isinstance(self.queue, str) or not _QUEUE.fullmatch(self.queue)
+        ):
+            raise FlagValidationError(
+                "queue", self.queue, "null or 1-200 characters: letters, digits and _ . : -"
+            )
+        _one_of("fallback", self.fallback, FALLBACKS)
+        _integer("version", self.version, 0, 2**53)
+        _timestamp("updated_at", self.updated_at)
+        _optional_text("updated_by", self.updated_by)
+        _optional_text("reason", self.reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (the format of the stores and of ``--json``)."""
+        return {
+            "route": self.route,
+            "percent": self.percent,
+            "base": self.base,
+            "hybrid": self.hybrid.to_dict(),
+            "shadow": None if self.shadow is None else self.shadow.to_dict(),
+            "kill": self.kill,
+            "retries": self.retries.to_dict(),
+            "priority": self.priority,
+            "queue": self.queue,
+            "fallback": self.fallback,
+            "version": self.version,
+            "updated_at": self.updated_at,
+            "updated_by": self.updated_by,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FlagRecord:
+        """Build a record from JSON data, strictly: unknown fields and wrong types are refused.
+
+        Missing fields take their defaults, so ``{"route": "celery"}`` is a whole record.
+        """
+        values = _fields_of(cls, data, cls.PATH)
+        if "hybrid" in values:
+            values["hybrid"] = HybridPolicy.from_dict(values["hybrid"])
+        if values.get("shadow") is not None:
+            values["shadow"] = ShadowConfig.from_dict(values["shadow"])
+        if "retries" in values:
+            values["retries"] = RetryPolicy.from_dict(values["retries"])
+        return cls(**values)
+
+    def changed(self, **changes: Any) -> FlagRecord:
+        """A copy with ``changes`` applied (validated like any record)."""
+        return replace(self, **changes)
+
+    def stamped(self, *, version: int, actor: str, reason: str, at: str) -> FlagRecord:
+        """A copy carrying the bookkeeping of a write (what a store does on ``put``)."""
+        return replace(self, version=version, updated_at=at, updated_by=actor, reason=reason)
+
+    def same_flags(self, other: FlagRecord) -> bool:
+        """True when both records route identically (bookkeeping fields ignored)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        for name in _BOOKKEEPING:
+            del mine[name], theirs[name]
+        return mine == theirs
+
+
+_BOOKKEEPING = ("version", "updated_at", "updated_by", "reason")
+
+DEFAULT_RECORD: Final = FlagRecord()
+"""The flags of a worker that was never configured: legacy for every call."""
+
+_Record = TypeVar("_Record", HybridPolicy, ShadowConfig, RetryPolicy, FlagRecord)
+
+
+def _fields_of(cls: type[_Record], data: Any, path: str) -> dict[str, Any]:
+    """The keyword arguments for ``cls`` in ``data``, refusing anything that is not a field."""
+    names = [f.name for f in fields(cls)]
+    where = path.rstrip(".") or "record"
+    if not isinstance(data, Mapping):
+        raise FlagValidationError(where, data, f"an object with the fields {', '.join(names)}")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise FlagValidationError(
+                f"{path}{key}", value, f"one of the known fields {', '.join(names)}"
+            )
+        values[key] = value
+    return values
+
+
+__all__ = [
+    "DEFAULT_RECORD",
+    "ENGINES",
+    "FALLBACKS",
+    "HYBRID_MODES",
+    "ROUTES",
+    "Engine",
+    "Fallback",
+    "FlagRecord",
+    "HybridMode",
+    "HybridPolicy",
+    "RetryPolicy",
+    "Route",
+    "ShadowConfig",
+    "utc_now",
+    "validate_worker_id",
+]

@@ -1,0 +1,70 @@
+"""The flag stores, one module each, chosen by URL scheme in one place: :func:`open_store`.
+
+``CUTOVER_FLAGS_URL`` names the store (``redis://``, ``rediss://``, ``file://``). When it is
+unset, flags live in one JSON file, ``$CUTOVER_HOME/flags.json`` (``CUTOVER_HOME`` defaults to
+``~/.cutover``), so a machine with nothing configured still works.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cutover.errors import ConfigurationError
+from cutover.logs import mask_url
+from flags.store import FlagStore
+
+FLAGS_URL_ENV = "CUTOVER_FLAGS_URL"
+HOME_ENV = "CUTOVER_HOME"
+
+SCHEMES = ("redis", "rediss", "file")
+
+
+def cutover_home() -> Path:
+    """The directory of cutover's local state: ``$CUTOVER_HOME`` or ``~/.cutover``."""
+    configured = os.environ.get(HOME_ENV)
+    return Path(configured).expanduser() if configured else Path.home() / ".cutover"
+
+
+def default_flags_url() -> str:
+    """The file store used when ``CUTOVER_FLAGS_URL`` is unset."""
+    return (cutover_home() / "flags.json").absolute().as_uri()
+
+
+def configured_flags_url(url: str | None = None) -> str:
+    """``url``, else ``$CUTOVER_FLAGS_URL``, else the default file store."""
+    return url or os.environ.get(FLAGS_URL_ENV) or default_flags_url()
+
+
+def open_store(url: str | None = None) -> FlagStore:
+    """Open the store named by ``url`` (default: ``$CUTOVER_FLAGS_URL``, then the file store).
+
+    Opening does not connect: an unreachable store is reported by the first read or write.
+    An unknown scheme is a :class:`~cutover.errors.ConfigurationError`.
+    """
+    url = configured_flags_url(url)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("redis", "rediss"):
+        from flags.stores.redis_store import RedisFlagStore
+
+        return RedisFlagStore(url)
+    if scheme == "file":
+        from flags.stores.file_store import FileFlagStore
+
+        return FileFlagStore(url)
+    raise ConfigurationError(
+        f"flag store URL {mask_url(url)!r} ({FLAGS_URL_ENV}): unknown scheme {scheme!r}; "
+        "expected redis://, rediss:// or file://"
+    )
+
+
+__all__ = [
+    "FLAGS_URL_ENV",
+    "HOME_ENV",
+    "SCHEMES",
+    "configured_flags_url",
+    "cutover_home",
+    "default_flags_url",
+    "open_store",
+]

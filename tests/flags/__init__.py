@@ -1,0 +1,1 @@
+"""Tests of the flags package: model, stores, live table, routing, adaptive policy."""

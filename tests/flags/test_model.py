@@ -1,0 +1,159 @@
+"""The flag model: defaults, JSON round trip, and strict validation with clear refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from cutover.errors import FlagValidationError
+from flags.model import (
+    DEFAULT_RECORD,
+    FlagRecord,
+    HybridPolicy,
+    RetryPolicy,
+    ShadowConfig,
+    validate_worker_id,
+)
+from tests.flags.strategies import flag_records
+
+
+def test_defaults_are_legacy_everywhere() -> None:
+    """A worker nobody configured routes every call to legacy, with nothing shadowed."""
+    assert ("legacy", "legacy", 100.0) == (
+        DEFAULT_RECORD.route,
+        DEFAULT_RECORD.base,
+        DEFAULT_RECORD.percent,
+    )
+    assert DEFAULT_RECORD.shadow is None
+    assert DEFAULT_RECORD.kill is False
+    assert ("legacy", 0) == (DEFAULT_RECORD.fallback, DEFAULT_RECORD.version)
+    assert HybridPolicy() == DEFAULT_RECORD.hybrid
+    assert ("threshold", 100, "celery", "ray", 0.05) == (
+        DEFAULT_RECORD.hybrid.mode,
+        DEFAULT_RECORD.hybrid.threshold,
+        DEFAULT_RECORD.hybrid.small,
+        DEFAULT_RECORD.hybrid.large,
+        DEFAULT_RECORD.hybrid.explore,
+    )
+
+
+@given(flag_records)
+def test_every_valid_record_survives_a_json_round_trip(record: FlagRecord) -> None:
+    """to_dict -> JSON -> from_dict gives back an equal record."""
+    assert record == FlagRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+
+
+def test_a_partial_dict_takes_defaults_for_the_rest() -> None:
+    """``{"route": "celery"}`` is a whole record: every other field is the default."""
+    record = FlagRecord.from_dict({"route": "celery", "shadow": {"route": "ray"}})
+    assert "celery" == record.route
+    assert DEFAULT_RECORD.hybrid == record.hybrid
+    assert ShadowConfig(route="ray") == record.shadow
+
+
+REFUSALS: list[tuple[dict[str, Any], str, Any, str]] = [
+    ({"route": "kafka"}, "route", "kafka", "'hybrid'"),
+    ({"percent": 130}, "percent", 130, "from 0 to 100"),
+    ({"percent": -0.5}, "percent", -0.5, "from 0 to 100"),
+    ({"percent": True}, "percent", True, "a number"),
+    ({"percent": "50"}, "percent", "50", "a number"),
+    ({"base": "hybrid"}, "base", "hybrid", "concrete engine"),
+    ({"kill": "yes"}, "kill", "yes", "true or false"),
+    ({"kill": 1}, "kill", 1, "true or false"),
+    ({"priority": 10}, "priority", 10, "from 0 to 9"),
+    ({"priority": True}, "priority", True, "an integer"),
+    ({"priority": 2.0}, "priority", 2.0, "an integer"),
+    ({"fallback": "retry"}, "fallback", "retry", "'legacy', 'fail'"),
+    ({"queue": "two words"}, "queue", "two words", "letters, digits"),
+    ({"version": -1}, "version", -1, "an integer"),
+    ({"updated_at": "yesterday"}, "updated_at", "yesterday", "ISO-8601"),
+    ({"colour": "blue"}, "colour", "blue", "known fields"),
+    ({"hybrid": {"mode": "smart"}}, "hybrid.mode", "smart", "'threshold', 'adaptive'"),
+    ({"hybrid": {"threshold": 1.5}}, "hybrid.threshold", 1.5, "an integer"),
+    ({"hybrid": {"small": "hybrid"}}, "hybrid.small", "hybrid", "concrete engine"),
+    ({"hybrid": {"explore": 2}}, "hybrid.explore", 2, "from 0 to 1"),
+    ({"hybrid": {"speed": 1}}, "hybrid.speed", 1, "known fields"),
+    ({"hybrid": 5}, "hybrid", 5, "an object"),
+    ({"shadow": {"route": "ray", "sample": -1}}, "shadow.sample", -1, "from 0 to 1"),
+    ({"shadow": {"route": "hybrid"}}, "shadow.route", "hybrid", "concrete engine"),
+    ({"shadow": {"sample": 0.1}}, "shadow.route", None, "required"),
+    ({"shadow": {"route": "ray", "timeout_s": 0}}, "shadow.timeout_s", 0, "greater than 0"),
+    ({"shadow": {"route": "ray", "denoise": "no"}}, "shadow.denoise", "no", "true or false"),
+    ({"shadow": {"route": "ray", "ignore_paths": "a.b"}}, "shadow.ignore_paths", "a.b", "a list"),
+    ({"shadow": {"route": "ray", "extra": 1}}, "shadow.extra", 1, "known fields"),
+    ({"shadow": ["ray"]}, "shadow", ["ray"], "an object"),
+    ({"retries": {"max": "3"}}, "retries.max", "3", "an integer"),
+    ({"retries": {"max": 101}}, "retries.max", 101, "from 0 to 100"),
+    ({"retries": {"retryable": ["not a name"]}}, "retries.retryable[0]", "not a name", "class"),
+    ({"retries": {"backoff_s": math.inf}}, "retries.backoff_s", math.inf, "a number"),
+]
+
+
+@pytest.mark.parametrize(("data", "field", "value", "allowed"), REFUSALS)
+def test_an_invalid_value_is_refused_naming_field_value_and_what_is_allowed(
+    data: dict[str, Any], field: str, value: Any, allowed: str
+) -> None:
+    """Each refusal carries the field path, the value and a description of what is allowed."""
+    with pytest.raises(FlagValidationError) as caught:
+        FlagRecord.from_dict(data)
+    error = caught.value
+    assert field == error.field
+    assert value == error.value or (value != value and error.value != error.value)
+    assert allowed in error.allowed
+    assert repr(field) in str(error)
+    assert allowed in str(error)
+
+
+def test_a_non_object_record_is_refused() -> None:
+    """A JSON list or string is not a record."""
+    with pytest.raises(FlagValidationError) as caught:
+        FlagRecord.from_dict(["route", "celery"])
+    assert "record" == caught.value.field
+
+
+def test_records_built_in_code_are_validated_too() -> None:
+    """Direct construction checks the same rules, naming the nested path."""
+    with pytest.raises(FlagValidationError) as caught:
+        HybridPolicy(threshold=-1)
+    assert "hybrid.threshold" == caught.value.field
+    with pytest.raises(FlagValidationError) as caught:
+        RetryPolicy(max=-1)
+    assert "retries.max" == caught.value.field
+    with pytest.raises(FlagValidationError) as caught:
+        DEFAULT_RECORD.changed(percent=101)
+    assert "percent" == caught.value.field
+
+
+def test_numbers_are_normalised() -> None:
+    """An integer percent is stored as a float; lists become tuples (records are hashable)."""
+    record = FlagRecord.from_dict({"percent": 25, "retries": {"retryable": ["TimeoutError"]}})
+    assert 25.0 == record.percent
+    assert isinstance(record.percent, float)
+    assert ("TimeoutError",) == record.retries.retryable
+    assert isinstance(hash(record), int)
+
+
+@pytest.mark.parametrize("worker_id", ["billing", "billing-worker.eu:1", "team/a@b"])
+def test_valid_worker_ids_are_accepted(worker_id: str) -> None:
+    """Ordinary worker ids pass validation unchanged."""
+    assert worker_id == validate_worker_id(worker_id)
+
+
+@pytest.mark.parametrize("worker_id", ["", "two words", "-leading", "*", "x" * 201, 5])
+def test_invalid_worker_ids_are_refused(worker_id: Any) -> None:
+    """Empty, spaced, punctuation-first, over-long and non-string ids are refused by name."""
+    with pytest.raises(FlagValidationError) as caught:
+        validate_worker_id(worker_id)
+    assert "worker" == caught.value.field
+
+
+def test_same_flags_ignores_bookkeeping() -> None:
+    """Two records that route alike compare equal in flags even with other versions."""
+    one = FlagRecord(route="celery", version=1, reason="a")
+    two = FlagRecord(route="celery", version=7, reason="b")
+    assert one.same_flags(two)
+    assert not one.same_flags(two.changed(percent=50))
