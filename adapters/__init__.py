@@ -1,1 +1,34 @@
-"""placeholder"""
+"""One execution interface, three real engines.
+
+``adapters.base`` defines :class:`ExecutionEngine`; ``legacy_engine``, ``celery`` and
+``ray_engine`` implement it; :func:`get_engine` maps the names ``legacy``, ``celery`` and
+``ray`` to process-wide instances. Importing this package starts nothing and imports
+neither Celery nor Ray: an engine's module is imported the first time it is asked for.
+"""
+
+from __future__ import annotations
+
+from adapters.base import (
+    DEFAULT_OPTIONS,
+    CallOptions,
+    EngineHealth,
+    ExecutionEngine,
+    RetryPolicy,
+    TaskFunc,
+    ZeroArgTask,
+)
+from adapters.registry import ENGINE_NAMES, close_all, get_engine, loaded_engines
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "ENGINE_NAMES",
+    "CallOptions",
+    "EngineHealth",
+    "ExecutionEngine",
+    "RetryPolicy",
+    "TaskFunc",
+    "ZeroArgTask",
+    "close_all",
+    "get_engine",
+    "loaded_engines",
+]

@@ -1,0 +1,1 @@
+"""Tests of the execution adapters (engines, codec, task references)."""
