@@ -1,0 +1,330 @@
+"""``CeleryEngine``: the legacy batched map, one Celery message per batch.
+
+A call cuts the items into batches of the legacy ``batch_size`` and keeps at most
+``max_concurrent`` batch messages in flight (a sliding window, as the legacy semaphore
+does); every result is awaited on the caller's loop through :class:`ResultListener`.
+
+Before anything is sent, the call checks what can be checked locally: the arguments (legacy
+validation), the task function's portability (:class:`NotPortableError`) and the engine's
+reachability (:class:`EngineUnavailableError`, safe to fall back). Once a message is sent,
+failures are never retried elsewhere by this engine: they propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.base import DEFAULT_OPTIONS, CallOptions, EngineHealth, TaskFunc, ZeroArgTask
+from adapters.celery.publisher import OutgoingMessage, Publisher
+from adapters.celery.results import ResultListener
+from adapters.celery.settings import MAX_PRIORITY, CelerySettings, queue_for_worker
+from adapters.celery.tasks import RUN_BATCH, RUN_TASK, retry_policy_to_options
+from adapters.remote_exceptions import decode_exception
+from adapters.task_refs import task_reference
+from cutover.errors import (
+    CutoverError,
+    EngineError,
+    EngineTimeoutError,
+    EngineUnavailableError,
+)
+from cutover.logs import get_logger, mask_url
+from legacy.batching import validate_batch_arguments
+
+PIPELINE_MESSAGES_PER_STAGE = 16
+"""A pipeline stage is cut into about this many messages, all in flight at once."""
+
+CONNECT_TIMEOUT_S = 3.0
+
+log = get_logger("cutover.celery.engine", engine="celery")
+
+
+def _window_messages(count: int) -> int:
+    return max(1, count)
+
+
+class CeleryEngine:
+    """The Celery implementation of :class:`adapters.base.ExecutionEngine`."""
+
+    name = "celery"
+
+    def __init__(self, settings: CelerySettings | None = None) -> None:
+        self._settings = settings
+        self._app: Any = None
+        self._publisher: Publisher | None = None
+        self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ResultListener]
+        self._listeners = weakref.WeakKeyDictionary()
+        self._start_lock: asyncio.Lock | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def settings(self) -> CelerySettings:
+        """The settings in use (read from the environment on first use)."""
+        if self._settings is None:
+            self._settings = CelerySettings.from_env()
+        return self._settings
+
+    @property
+    def app(self) -> Any:
+        """The Celery app (created on ``start``)."""
+        return self._app
+
+    async def start(self) -> None:
+        """Check the broker and subscribe to results for this loop. Idempotent."""
+        loop = asyncio.get_running_loop()
+        if loop in self._listeners:
+            return
+        if self._app is None:
+            await asyncio.to_thread(self._create_app_and_connect)
+        listener = ResultListener(self.settings.result_backend)
+        await listener.start()
+        self._listeners[loop] = listener
+        log.info(
+            "engine_started",
+            broker_url=mask_url(self.settings.broker_url),
+            backend_url=mask_url(self.settings.result_backend),
+        )
+
+    def _create_app_and_connect(self) -> None:
+        from adapters.celery.app import create_app
+
+        app = create_app(self.settings)
+        publisher = Publisher(app)
+        try:
+            publisher.check_connection(CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            publisher.close()
+            raise EngineUnavailableError(
+                f"the Celery broker {mask_url(self.settings.broker_url)} is unreachable: {exc}"
+            ) from exc
+        self._app, self._publisher = app, publisher
+
+    async def close(self) -> None:
+        """Close this loop's listener; the publisher thread goes when no loop uses it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        listener = self._listeners.pop(loop, None) if loop is not None else None
+        if listener is not None:
+            await listener.close()
+        if not self._listeners and self._publisher is not None:
+            publisher, self._publisher = self._publisher, None
+            await asyncio.to_thread(publisher.close)
+            self._app = None
+
+    async def health(self) -> EngineHealth:
+        """Ping the workers (``celery inspect ping``) without blocking the loop."""
+        try:
+            await self.start()
+            replies = await asyncio.to_thread(self._app.control.ping, timeout=1.0)
+        except CutoverError as exc:
+            return EngineHealth(self.name, healthy=False, detail=str(exc), workers=0)
+        except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+            log.warning("health_check_failed", error=str(exc))
+            return EngineHealth(self.name, healthy=False, detail=str(exc), workers=0)
+        workers = len(replies or [])
+        return EngineHealth(
+            self.name,
+            healthy=workers > 0,
+            detail=f"{workers} worker(s) answered on {mask_url(self.settings.broker_url)}",
+            workers=workers,
+        )
+
+    # --- work --------------------------------------------------------------------------
+
+    async def map_batches(
+        self,
+        items: Sequence[Any],
+        task_func: TaskFunc,
+        batch_size: int,
+        max_concurrent: int,
+        options: CallOptions = DEFAULT_OPTIONS,
+    ) -> list[Any]:
+        """One message per batch, at most ``max_concurrent`` in flight; results in order."""
+        validate_batch_arguments(batch_size, max_concurrent)
+        if not items:
+            return []
+        reference = task_reference(task_func)
+        await self.start()
+        items = list(items)
+        batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        results = await self._run_window(RUN_BATCH, reference, batches, max_concurrent, options)
+        return [value for batch in results for value in batch]
+
+    async def run_pipeline(
+        self,
+        items: Sequence[Any],
+        stages: Sequence[TaskFunc],
+        options: CallOptions = DEFAULT_OPTIONS,
+    ) -> list[Any]:
+        """Stage after stage, each stage cut into a few messages that all run at once."""
+        references = [task_reference(stage) for stage in stages]
+        current = list(items)
+        if not current or not references:
+            return current
+        await self.start()
+        chunk = max(1, math.ceil(len(current) / PIPELINE_MESSAGES_PER_STAGE))
+        for reference in references:
+            batches = [current[i : i + chunk] for i in range(0, len(current), chunk)]
+            results = await self._run_window(
+                RUN_BATCH, reference, batches, _window_messages(len(batches)), options
+            )
+            current = [value for batch in results for value in batch]
+        return current
+
+    async def run_task(self, task: ZeroArgTask, options: CallOptions = DEFAULT_OPTIONS) -> Any:
+        """One message for one zero-argument task."""
+        reference = task_reference(task)
+        await self.start()
+        listener = self._listener()
+        task_id = listener.new_task_id()
+        future = listener.expect(task_id)
+        message = self._message(RUN_TASK, task_id, (reference, self._options(options)), options)
+        await self._send([message], [task_id], nothing_sent_yet=True)
+        meta = await self._await_one(future, task_id, options)
+        return self._outcome(meta)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _listener(self) -> ResultListener:
+        return self._listeners[asyncio.get_running_loop()]
+
+    def _options(self, options: CallOptions) -> dict[str, Any]:
+        return {
+            "worker": options.worker_id,
+            "call_id": options.call_id,
+            "retry": retry_policy_to_options(options.retry),
+        }
+
+    def _message(
+        self, task_name: str, task_id: str, args: tuple[Any, ...], options: CallOptions
+    ) -> OutgoingMessage:
+        priority = min(max(options.priority, 0), MAX_PRIORITY)
+        if self.settings.broker_is_redis:
+            priority = MAX_PRIORITY - priority  # Redis pops the lowest number first
+        return OutgoingMessage(
+            task_name=task_name,
+            task_id=task_id,
+            args=args,
+            queue=options.queue or queue_for_worker(options.worker_id),
+            priority=priority,
+            shadow=f"{task_name}[{options.worker_id}]",
+        )
+
+    async def _send(
+        self, messages: list[OutgoingMessage], task_ids: list[str], *, nothing_sent_yet: bool
+    ) -> None:
+        publisher = self._publisher
+        if publisher is None:
+            raise EngineUnavailableError("the Celery engine was closed while a call was running")
+        try:
+            await publisher.send(messages)
+        except CutoverError:
+            for task_id in task_ids:
+                self._listener().forget(task_id)
+            raise
+        except Exception as exc:
+            for task_id in task_ids:
+                self._listener().forget(task_id)
+            where = mask_url(self.settings.broker_url)
+            if nothing_sent_yet:
+                raise EngineUnavailableError(
+                    f"could not send to the Celery broker {where}: {exc}"
+                ) from exc
+            raise EngineError(
+                f"the Celery broker {where} failed in the middle of a call (earlier batches "
+                f"were already sent, so the call is not re-run elsewhere): {exc}"
+            ) from exc
+
+    async def _run_window(
+        self,
+        task_name: str,
+        reference: str,
+        batches: list[list[Any]],
+        window: int,
+        options: CallOptions,
+    ) -> list[list[Any]]:
+        listener = self._listener()
+        wire_options = self._options(options)
+        timeout_s = options.timeout_s or self.settings.result_timeout
+        results: list[list[Any]] = [[] for _ in batches]
+        in_flight: dict[asyncio.Future[dict[str, Any]], tuple[int, str, float]] = {}
+        next_batch = 0
+
+        async def send_next(count: int) -> None:
+            nonlocal next_batch
+            messages, task_ids = [], []
+            stop = min(len(batches), next_batch + count)
+            for index in range(next_batch, stop):
+                task_id = listener.new_task_id()
+                in_flight[listener.expect(task_id)] = (index, task_id, time.monotonic())
+                task_ids.append(task_id)
+                args = (reference, batches[index], wire_options)
+                messages.append(self._message(task_name, task_id, args, options))
+            first = next_batch == 0
+            next_batch = stop
+            if messages:
+                await self._send(messages, task_ids, nothing_sent_yet=first)
+
+        try:
+            await send_next(window)
+            while in_flight:
+                oldest = min(sent_at for _, _, sent_at in in_flight.values())
+                remaining = timeout_s - (time.monotonic() - oldest)
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    queue = options.queue or queue_for_worker(options.worker_id)
+                    raise EngineTimeoutError(
+                        f"no result from Celery for a batch of call {options.call_id or '?'} "
+                        f"within {timeout_s:g}s; it was not re-run elsewhere (are workers "
+                        f"consuming queue {queue!r}?)"
+                    )
+                for future in done:
+                    index, _, _ = in_flight.pop(future)
+                    results[index] = self._outcome(future.result())
+                await send_next(len(done))
+        finally:
+            for _, task_id, _ in in_flight.values():
+                listener.forget(task_id)
+        return results
+
+    async def _await_one(
+        self, future: asyncio.Future[dict[str, Any]], task_id: str, options: CallOptions
+    ) -> dict[str, Any]:
+        timeout_s = options.timeout_s or self.settings.result_timeout
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            self._listener().forget(task_id)
+            raise EngineTimeoutError(
+                f"no result from Celery for task {task_id} within {timeout_s:g}s; "
+                "it was not re-run elsewhere"
+            ) from None
+
+    @staticmethod
+    def _outcome(meta: dict[str, Any]) -> Any:
+        status = meta.get("status")
+        result = meta.get("result")
+        if status == "SUCCESS":
+            return result
+        if status == "FAILURE" and isinstance(result, dict):
+            exc_type = result.get("exc_type")
+            exc_message = result.get("exc_message") or ()
+            if exc_type == "BatchFailed" and exc_message and isinstance(exc_message[0], dict):
+                raise decode_exception(exc_message[0])
+            raise EngineError(
+                f"the Celery worker failed the batch with {exc_type}: "
+                f"{' '.join(map(str, exc_message))}"
+            )
+        raise EngineError(f"the Celery task ended in state {status}: {result!r}")
+
+
+__all__ = ["CeleryEngine"]

@@ -1,0 +1,169 @@
+"""Celery engine settings, read from the environment in one place.
+
+=============================  =================================  ===========================
+variable                       default                            meaning
+=============================  =================================  ===========================
+``CUTOVER_BROKER_URL``         ``redis://127.0.0.1:6379/0``       broker (``redis://``,
+                                                                  ``rediss://``, ``amqp://``,
+                                                                  ``amqps://``)
+``CUTOVER_RESULT_BACKEND``     the broker's Redis, db 1           result backend (Redis only:
+                                                                  results are awaited through
+                                                                  its pub/sub)
+``CUTOVER_TASK_TIME_LIMIT``    ``300``                            hard time limit of one batch
+``CUTOVER_VISIBILITY_TIMEOUT`` ``2 * time limit + 60``            Redis broker redelivery
+``CUTOVER_RESULT_TIMEOUT``     ``time limit + 60``                how long a caller waits
+``CUTOVER_RESULT_EXPIRES``     ``3600``                           seconds results are kept
+=============================  =================================  ===========================
+
+The visibility timeout must be longer than the time limit plus the longest retry backoff:
+otherwise the Redis broker redelivers a batch that is still running and it runs twice.
+:meth:`CelerySettings.from_env` refuses such a configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from cutover.errors import ConfigurationError
+from cutover.logs import mask_url
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+REDIS_SCHEMES = ("redis", "rediss")
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+QUEUE_PREFIX = "cutover."
+DEFAULT_QUEUE = "cutover.default"
+MAX_PRIORITY = 9
+"""Priorities are 0 (lowest) .. 9 (highest) as in AMQP; the Redis transport inverts them."""
+
+
+def queue_for_worker(worker_id: str) -> str:
+    """The Celery queue dedicated to one production worker: ``cutover.<worker_id>``."""
+    return f"{QUEUE_PREFIX}{worker_id}"
+
+
+def _default_backend(broker_url: str) -> str:
+    parts = urlsplit(broker_url)
+    if parts.scheme not in REDIS_SCHEMES:
+        return "redis://127.0.0.1:6379/1"
+    db = parts.path.lstrip("/") or "0"
+    other_db = "1" if db != "1" else "2"
+    return urlunsplit(parts._replace(path=f"/{other_db}"))
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name}={raw!r} must be > 0 seconds")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CelerySettings:
+    """Everything the Celery engine and its workers need to agree on."""
+
+    broker_url: str = DEFAULT_BROKER_URL
+    result_backend: str = "redis://127.0.0.1:6379/1"
+    task_time_limit: float = 300.0
+    visibility_timeout: float = 660.0
+    result_timeout: float = 360.0
+    result_expires: float = 3600.0
+
+    @classmethod
+    def from_env(cls) -> CelerySettings:
+        """Read and check the environment; refuses inconsistent settings with one message."""
+        broker = os.environ.get("CUTOVER_BROKER_URL") or DEFAULT_BROKER_URL
+        backend = os.environ.get("CUTOVER_RESULT_BACKEND") or _default_backend(broker)
+        time_limit = _positive_float("CUTOVER_TASK_TIME_LIMIT", 300.0)
+        visibility = _positive_float("CUTOVER_VISIBILITY_TIMEOUT", 2 * time_limit + 60)
+        result_timeout = _positive_float("CUTOVER_RESULT_TIMEOUT", time_limit + 60)
+        expires = _positive_float("CUTOVER_RESULT_EXPIRES", 3600.0)
+        settings = cls(broker, backend, time_limit, visibility, result_timeout, expires)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse URLs we cannot use and a visibility timeout that would duplicate work."""
+        broker_scheme = urlsplit(self.broker_url).scheme
+        if broker_scheme not in REDIS_SCHEMES + AMQP_SCHEMES:
+            raise ConfigurationError(
+                f"CUTOVER_BROKER_URL={mask_url(self.broker_url)!r}: the scheme must be one of "
+                "redis, rediss, amqp, amqps"
+            )
+        if urlsplit(self.result_backend).scheme not in REDIS_SCHEMES:
+            raise ConfigurationError(
+                f"CUTOVER_RESULT_BACKEND={mask_url(self.result_backend)!r}: the result backend "
+                "must be redis:// or rediss:// (callers await results through its pub/sub)"
+            )
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ConfigurationError(
+                f"CUTOVER_VISIBILITY_TIMEOUT ({self.visibility_timeout:g}s) must be longer than "
+                f"CUTOVER_TASK_TIME_LIMIT ({self.task_time_limit:g}s), or the Redis broker "
+                "redelivers batches that are still running"
+            )
+
+    @property
+    def broker_is_redis(self) -> bool:
+        """Redis brokers invert priorities and need a visibility timeout."""
+        return urlsplit(self.broker_url).scheme in REDIS_SCHEMES
+
+    def celery_config(self) -> dict[str, Any]:
+        """The Celery configuration (``app.conf``) that production needs."""
+        from adapters.codec import CONTENT_TYPE, SERIALIZER_NAME
+
+        transport_options: dict[str, Any] = {}
+        if self.broker_is_redis:
+            transport_options = {
+                "visibility_timeout": self.visibility_timeout,
+                "priority_steps": list(range(MAX_PRIORITY + 1)),
+                "sep": ":",
+                "queue_order_strategy": "priority",
+            }
+        return {
+            "broker_url": self.broker_url,
+            "result_backend": self.result_backend,
+            # Safe by default: only our typed JSON crosses the broker, in both directions.
+            "task_serializer": SERIALIZER_NAME,
+            "result_serializer": SERIALIZER_NAME,
+            "event_serializer": "json",
+            "accept_content": [SERIALIZER_NAME, CONTENT_TYPE],
+            "result_accept_content": [SERIALIZER_NAME, CONTENT_TYPE],
+            # Reliability: a batch is acknowledged only when done; a dead child requeues it.
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "task_acks_on_failure_or_timeout": True,
+            "worker_prefetch_multiplier": 1,
+            "task_time_limit": self.task_time_limit,
+            "task_soft_time_limit": max(self.task_time_limit - 5, self.task_time_limit * 0.9),
+            "broker_transport_options": transport_options,
+            "result_backend_transport_options": {"visibility_timeout": self.visibility_timeout},
+            "result_expires": self.result_expires,
+            "result_extended": True,
+            # Queues: one per production worker, created on demand; priorities honoured.
+            "task_default_queue": DEFAULT_QUEUE,
+            "task_create_missing_queues": True,
+            "task_queue_max_priority": MAX_PRIORITY,
+            "task_default_priority": 5,
+            "broker_connection_retry_on_startup": True,
+            "worker_hijack_root_logger": False,
+            "worker_send_task_events": True,
+            "task_send_sent_event": True,
+            "task_track_started": False,
+        }
+
+
+__all__ = [
+    "DEFAULT_BROKER_URL",
+    "DEFAULT_QUEUE",
+    "MAX_PRIORITY",
+    "CelerySettings",
+    "queue_for_worker",
+]

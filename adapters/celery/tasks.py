@@ -1,0 +1,180 @@
+"""What runs inside a Celery worker process.
+
+Three tasks, all taking a *task reference* (``module:qualname``), never code:
+
+- ``cutover.run_batch(reference, items, options)``: one batch of the legacy batched map;
+  the items run concurrently on the process's persistent loop; returns results in order.
+- ``cutover.run_task(reference, options)``: one zero-argument coroutine function.
+
+The reference is resolved against ``CUTOVER_TASK_MODULES`` *before* anything is imported: a
+message naming anything else (``os:system``) is refused, dead-lettered and never executed.
+
+Failures cross back as :class:`BatchFailed`, whose single argument is the exception encoded
+by :mod:`adapters.remote_exceptions` (type, args, message, traceback), so the caller can
+rebuild the same exception without pickle. Exceptions a worker's flags mark retryable are
+retried with exponential backoff and full jitter; when retries run out, the batch goes to
+the dead-letter store before the failure is returned.
+"""
+
+from __future__ import annotations
+
+import random
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from adapters.base import RetryPolicy
+from adapters.celery import worker_loop
+from adapters.celery.dlq import DeadLetterStore
+from adapters.remote_exceptions import encode_exception
+from adapters.task_refs import resolve_task
+from cutover.errors import TaskRefusedError
+from cutover.logs import get_logger
+
+RUN_BATCH = "cutover.run_batch"
+RUN_TASK = "cutover.run_task"
+MAX_BACKOFF_S = 300.0
+
+log = get_logger("cutover.celery.worker", engine="celery")
+
+
+class BatchFailed(Exception):
+    """A batch failed; ``args[0]`` is the encoded exception (see ``remote_exceptions``)."""
+
+
+def retry_policy_from(options: dict[str, Any]) -> RetryPolicy:
+    """The retry policy carried in a message's options."""
+    raw = options.get("retry") or {}
+    return RetryPolicy(
+        max_retries=int(raw.get("max_retries", 0)),
+        backoff_s=float(raw.get("backoff_s", 1.0)),
+        retryable=tuple(raw.get("retryable", ())),
+    )
+
+
+def retry_policy_to_options(policy: RetryPolicy) -> dict[str, Any]:
+    """The inverse of :func:`retry_policy_from`."""
+    return {
+        "max_retries": policy.max_retries,
+        "backoff_s": policy.backoff_s,
+        "retryable": list(policy.retryable),
+    }
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [0, backoff * 2**attempt], capped."""
+    ceiling = min(MAX_BACKOFF_S, policy.backoff_s * (2**attempt))
+    return random.uniform(0, ceiling)
+
+
+def execute_batch(reference: str, items: list[Any]) -> list[Any]:
+    """Resolve the reference (allow-list first) and run the batch on the persistent loop."""
+    func = resolve_task(reference)
+    return worker_loop.run(worker_loop.gather_or_cancel(*(func(item) for item in items)))
+
+
+def execute_task(reference: str) -> Any:
+    """Resolve a zero-argument coroutine function and run it on the persistent loop."""
+    func = resolve_task(reference)
+    return worker_loop.run(func())
+
+
+def _dead_letter(
+    task: Any,
+    reason: str,
+    reference: str,
+    items: list[Any],
+    options: dict[str, Any],
+    exc: BaseException,
+) -> None:
+    """Record the work in the dead-letter store; a failure to record is logged, not raised."""
+    store = DeadLetterStore(task.app.conf.result_backend)
+    try:
+        entry_id = store.add(
+            reason=reason,
+            task_name=task.name,
+            reference=reference,
+            items=items,
+            options=options,
+            queue=(task.request.delivery_info or {}).get("routing_key") or "",
+            exc_type=type(exc).__qualname__,
+            exc_message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        log.warning(
+            "dead_lettered",
+            reason=reason,
+            entry_id=entry_id,
+            reference=reference,
+            worker=options.get("worker"),
+            call_id=options.get("call_id"),
+            exc_type=type(exc).__qualname__,
+        )
+    except Exception:
+        log.exception("dead_letter_failed", reference=reference, call_id=options.get("call_id"))
+    finally:
+        store.close()
+
+
+def _run_guarded(
+    task: Any,
+    reference: str,
+    items: list[Any],
+    options: dict[str, Any],
+    body: Callable[[], Any],
+) -> Any:
+    """Run ``body``; translate refusals and failures into retries or :class:`BatchFailed`."""
+    try:
+        return body()
+    except TaskRefusedError as exc:
+        _dead_letter(task, "refused", reference, items, options, exc)
+        raise BatchFailed(encode_exception(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any task failure is carried back, never lost
+        policy = retry_policy_from(options)
+        if policy.is_retryable(exc):
+            attempt = task.request.retries
+            if attempt < policy.max_retries:
+                delay = backoff_delay(policy, attempt)
+                log.info(
+                    "batch_retry",
+                    attempt=attempt + 1,
+                    max_retries=policy.max_retries,
+                    countdown_s=round(delay, 3),
+                    exc_type=type(exc).__qualname__,
+                    call_id=options.get("call_id"),
+                    worker=options.get("worker"),
+                )
+                raise task.retry(
+                    exc=BatchFailed(encode_exception(exc)),
+                    countdown=delay,
+                    max_retries=policy.max_retries,
+                ) from None
+            _dead_letter(task, "retries-exhausted", reference, items, options, exc)
+        raise BatchFailed(encode_exception(exc)) from None
+
+
+def register(app: Any) -> None:
+    """Register the worker tasks on ``app`` (called once by ``adapters.celery.app``)."""
+
+    @app.task(bind=True, name=RUN_BATCH)  # type: ignore[untyped-decorator]
+    def run_batch(self: Any, reference: str, items: list[Any], options: dict[str, Any]) -> Any:
+        return _run_guarded(
+            self, reference, items, options, lambda: execute_batch(reference, items)
+        )
+
+    @app.task(bind=True, name=RUN_TASK)  # type: ignore[untyped-decorator]
+    def run_task(self: Any, reference: str, options: dict[str, Any]) -> Any:
+        return _run_guarded(self, reference, [], options, lambda: execute_task(reference))
+
+
+__all__ = [
+    "RUN_BATCH",
+    "RUN_TASK",
+    "BatchFailed",
+    "backoff_delay",
+    "execute_batch",
+    "execute_task",
+    "register",
+    "retry_policy_from",
+    "retry_policy_to_options",
+]

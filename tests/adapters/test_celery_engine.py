@@ -1,0 +1,325 @@
+"""The Celery engine's own promises, against real prefork workers.
+
+The equivalence suite proves it returns what legacy returns; these tests prove what only a
+distributed engine must: nothing is sent when a call is refused, a refused message never
+runs, retries and the dead-letter store, a killed worker child loses nothing, priorities
+are honoured on Redis and RabbitMQ, and awaiting never blocks the caller's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from adapters.base import CallOptions, ExecutionEngine, RetryPolicy
+from adapters.celery.dlq import DeadLetterStore
+from adapters.celery.engine import CeleryEngine
+from adapters.celery.settings import CelerySettings
+from adapters.celery.tasks import RUN_BATCH
+from adapters.celery.worker_process import CeleryWorkerProcess
+from cutover.errors import (
+    ConfigurationError,
+    EngineTimeoutError,
+    EngineUnavailableError,
+    NotPortableError,
+    SerializationError,
+)
+from tests.adapters import celery_tasks, equiv_tasks
+from tests.support.services import (
+    TEST_AMQP_URL,
+    TEST_BACKEND_URL,
+    TEST_BROKER_URL,
+    celery_worker,
+)
+
+pytestmark = pytest.mark.celery
+
+RETRY = RetryPolicy(max_retries=3, backoff_s=0.05, retryable=("FlakyError",))
+
+
+@pytest.fixture
+def backend() -> Iterator[redis.Redis]:
+    """A client of the result backend's Redis (where DLQ and test coordination keys live)."""
+    client = redis.Redis.from_url(TEST_BACKEND_URL)
+    yield client
+    client.close()
+
+
+def unique(prefix: str) -> str:
+    """A key or queue name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def test_non_portable_function_is_refused_before_anything_is_sent(
+    celery_engine: ExecutionEngine,
+) -> None:
+    """A partial cannot be named by reference: refused with its name, and no message sent."""
+    queue = unique("cutover.nobody")
+    broker = redis.Redis.from_url(TEST_BROKER_URL)
+    func = functools.partial(equiv_tasks.double)
+    with pytest.raises(NotPortableError) as refused:
+        await celery_engine.map_batches([1, 2, 3], func, 1, 1, CallOptions(queue=queue))
+    assert "double" in str(refused.value) or "partial" in str(refused.value)
+    assert 0 == broker.llen(queue)
+    broker.close()
+
+
+async def test_item_the_serializer_cannot_carry_is_refused_naming_its_type(
+    celery_engine: ExecutionEngine,
+) -> None:
+    """An ``object()`` item: ``SerializationError`` naming the type, nothing sent."""
+    queue = unique("cutover.nobody")
+    broker = redis.Redis.from_url(TEST_BROKER_URL)
+    with pytest.raises(SerializationError, match="object"):
+        await celery_engine.map_batches(
+            [1, object()], equiv_tasks.identity, 5, 1, CallOptions(queue=queue)
+        )
+    assert 0 == broker.llen(queue)
+    broker.close()
+
+
+async def test_result_the_serializer_cannot_carry_fails_the_call_clearly(
+    celery_engine: ExecutionEngine,
+) -> None:
+    """A task returning ``object()``: the call fails with an error that names the type."""
+    with pytest.raises(Exception, match="object") as raised:
+        await celery_engine.map_batches(
+            [1], celery_tasks.returns_unsupported, 1, 1, CallOptions(worker_id="equiv")
+        )
+    assert "SerializationError" in type(raised.value).__name__ or "object" in str(raised.value)
+
+
+async def test_message_naming_a_function_outside_the_allow_list_never_runs(
+    celery_engine: CeleryEngine, celery_redis_worker: CeleryWorkerProcess
+) -> None:
+    """A forged ``this:main`` message is refused, dead-lettered and ``this`` never imported.
+
+    Importing the ``this`` module prints the Zen of Python: it must not appear in the log.
+    """
+    store = DeadLetterStore(TEST_BACKEND_URL)
+    before = store.count()
+    result = celery_engine.app.send_task(
+        RUN_BATCH,
+        args=("this:main", [1], {"worker": "forged", "call_id": "forged", "retry": {}}),
+        queue="cutover.equiv",
+    )
+    with pytest.raises(Exception, match="this") as raised:
+        await asyncio.to_thread(result.get, timeout=30, propagate=True)
+    assert "BatchFailed" == type(raised.value).__name__
+    assert before + 1 == store.count()
+    newest = store.list(1)[0]
+    assert ("refused", "this:main") == (newest.reason, newest.reference)
+    assert "Beautiful is better than ugly" not in celery_redis_worker.log_text()
+    store.close()
+
+
+async def test_retryable_exception_is_retried_until_it_succeeds(
+    celery_engine: ExecutionEngine, backend: redis.Redis
+) -> None:
+    """``FlakyError`` twice, then success: the call returns the complete result."""
+    key = unique("flaky")
+    options = CallOptions(worker_id="equiv", retry=RETRY)
+    result = await celery_engine.map_batches([(key, 2, 7)], celery_tasks.flaky, 1, 1, options)
+    assert [7] == result
+    assert 3 == int(backend.get(key) or 0)
+
+
+async def test_non_retryable_exception_is_not_retried(
+    celery_engine: ExecutionEngine, backend: redis.Redis
+) -> None:
+    """``PermanentError`` is not in the retryable list: one attempt, its own type raised."""
+    key = unique("permanent")
+    options = CallOptions(worker_id="equiv", retry=RETRY)
+    with pytest.raises(celery_tasks.PermanentError, match="cannot succeed"):
+        await celery_engine.map_batches([(key, 1)], celery_tasks.permanent, 1, 1, options)
+    assert 1 == int(backend.get(key) or 0)
+
+
+async def test_exhausted_retries_dead_letter_the_batch_and_raise(
+    celery_engine: ExecutionEngine, backend: redis.Redis
+) -> None:
+    """Out of retries: the batch is in the dead-letter store and the caller gets the error."""
+    key = unique("exhausted")
+    store = DeadLetterStore(TEST_BACKEND_URL)
+    options = CallOptions(
+        worker_id="equiv", call_id=key, retry=RetryPolicy(1, 0.01, ("FlakyError",))
+    )
+    with pytest.raises(celery_tasks.FlakyError, match="attempt 2"):
+        await celery_engine.map_batches([(key, 5, 1)], celery_tasks.flaky, 1, 1, options)
+    letters = [d for d in store.list(20) if d.options.get("call_id") == key]
+    assert 1 == len(letters)
+    assert ("retries-exhausted", [(key, 5, 1)]) == (letters[0].reason, letters[0].items)
+    assert "FlakyError" == letters[0].exc_type
+    store.close()
+
+
+async def test_dead_letter_can_be_replayed(celery_engine: CeleryEngine) -> None:
+    """A replayed dead letter runs again on its queue and leaves the store."""
+    from adapters.celery.replay import replay_dead_letter
+
+    key = unique("replay")
+    store = DeadLetterStore(TEST_BACKEND_URL)
+    options = CallOptions(
+        worker_id="equiv", call_id=key, retry=RetryPolicy(0, 0.01, ("FlakyError",))
+    )
+    with pytest.raises(celery_tasks.FlakyError):
+        await celery_engine.map_batches([(key, 1, 99)], celery_tasks.flaky, 1, 1, options)
+    letter = next(d for d in store.list(20) if d.options.get("call_id") == key)
+    async_result = replay_dead_letter(celery_engine.app, store, letter.entry_id)
+    assert [99] == await asyncio.to_thread(async_result.get, timeout=30)
+    assert store.get(letter.entry_id) is None
+    store.close()
+
+
+async def test_killed_worker_child_loses_nothing(
+    celery_engine: ExecutionEngine, celery_redis_worker: CeleryWorkerProcess
+) -> None:
+    """SIGKILL of the child running a batch: the batch is redelivered, the result complete."""
+    key = unique("die")
+    children_before = set(celery_redis_worker.child_pids())
+    items = [(key, i) for i in range(6)]
+    result = await celery_engine.map_batches(
+        items, celery_tasks.die_once, 3, 2, CallOptions(worker_id="equiv", timeout_s=60)
+    )
+    assert [i * 10 for i in range(6)] == result
+    assert children_before != set(celery_redis_worker.child_pids())
+
+
+async def test_worker_runs_every_batch_on_its_persistent_loop(
+    celery_engine: ExecutionEngine,
+) -> None:
+    """Many batches on 2 processes see at most 2 distinct (pid, loop) pairs, one per pid."""
+    pairs = await celery_engine.map_batches(
+        list(range(40)), celery_tasks.loop_identity, 1, 2, CallOptions(worker_id="equiv")
+    )
+    loops_per_pid: dict[int, set[int]] = {}
+    for pid, loop_id in pairs:
+        loops_per_pid.setdefault(pid, set()).add(loop_id)
+    assert all(1 == len(loops) for loops in loops_per_pid.values())
+
+
+async def test_awaiting_results_never_blocks_the_event_loop(
+    celery_engine: ExecutionEngine,
+) -> None:
+    """A ticker keeps ticking every ~10 ms while a 0.5 s Celery call is awaited."""
+    gaps: list[float] = []
+
+    async def ticker(stop: asyncio.Event) -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    stop = asyncio.Event()
+    ticking = asyncio.create_task(ticker(stop))
+    await celery_engine.map_batches(
+        [0.5, 0.5, 0.5, 0.5], celery_tasks.slow, 1, 4, CallOptions(worker_id="equiv")
+    )
+    stop.set()
+    await ticking
+    assert len(gaps) >= 30
+    assert max(gaps) < 0.1
+
+
+async def test_call_goes_to_the_workers_own_queue_and_times_out_clearly(
+    celery_engine: ExecutionEngine,
+) -> None:
+    """No worker consumes ``cutover.<id>``: the message waits there; the call times out."""
+    worker_id = unique("unserved")
+    broker = redis.Redis.from_url(TEST_BROKER_URL)
+    with pytest.raises(EngineTimeoutError, match=f"cutover.{worker_id}"):
+        await celery_engine.map_batches(
+            [1], equiv_tasks.double, 1, 1, CallOptions(worker_id=worker_id, timeout_s=0.5)
+        )
+    assert 1 == sum(broker.llen(key) for key in broker.keys(f"cutover.{worker_id}*"))
+    broker.close()
+
+
+async def test_unreachable_broker_is_reported_before_anything_is_sent() -> None:
+    """A dead port: ``EngineUnavailableError`` quickly, so the shim may fall back."""
+    engine = CeleryEngine(
+        CelerySettings(broker_url="redis://127.0.0.1:1/0", result_backend=TEST_BACKEND_URL)
+    )
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailableError, match=r"127\.0\.0\.1:1"):
+        await engine.map_batches([1], equiv_tasks.double, 1, 1)
+    assert time.monotonic() - started < 10
+
+
+def test_settings_refuse_a_visibility_timeout_shorter_than_the_time_limit() -> None:
+    """Redelivery of a running batch would run it twice: refused with both numbers."""
+    settings = CelerySettings(task_time_limit=300, visibility_timeout=100)
+    with pytest.raises(ConfigurationError, match=r"100s.*300s"):
+        settings.check()
+
+
+def test_settings_refuse_a_result_backend_that_cannot_be_awaited() -> None:
+    """``rpc://`` cannot be awaited through pub/sub: refused, and a password never shown."""
+    settings = CelerySettings(result_backend="rpc://user:hunter2@host//")
+    with pytest.raises(ConfigurationError) as refused:
+        settings.check()
+    assert "hunter2" not in str(refused.value)
+
+
+def test_settings_accept_tls_urls() -> None:
+    """``rediss://`` and ``amqps://`` are production URLs: accepted."""
+    CelerySettings(
+        broker_url="amqps://u:p@rabbit:5671//", result_backend="rediss://:p@redis:6380/1"
+    ).check()
+    config = CelerySettings(broker_url="amqps://u:p@rabbit:5671//").celery_config()
+    assert ["cutover-json", "application/x-cutover-json"] == config["accept_content"]
+    assert config["task_acks_late"]
+    assert config["task_reject_on_worker_lost"]
+
+
+@pytest.mark.parametrize("broker", ["redis", "amqp"])
+async def test_priorities_are_honoured(broker: str, tmp_path: Path, backend: redis.Redis) -> None:
+    """Messages queued while no worker runs are consumed highest priority first."""
+    from adapters.codec import register_with_kombu
+
+    broker_url = {"redis": TEST_BROKER_URL, "amqp": TEST_AMQP_URL}[broker]
+    worker_id = unique("prio")
+    key = unique("order")
+    engine = CeleryEngine(CelerySettings(broker_url=broker_url, result_backend=TEST_BACKEND_URL))
+    register_with_kombu()
+    await engine.start()
+    calls = []
+    for priority, value in [(1, 1), (1, 2), (9, 91), (5, 51), (9, 92)]:
+        options = CallOptions(worker_id=worker_id, priority=priority, timeout_s=60)
+        calls.append(
+            asyncio.create_task(
+                engine.map_batches([(key, value)], celery_tasks.record_order, 1, 1, options)
+            )
+        )
+        await asyncio.sleep(0.05)
+    worker = celery_worker(
+        broker_url, TEST_BACKEND_URL, (f"cutover.{worker_id}",), f"prio-{broker}", concurrency=1
+    )
+    worker.start(tmp_path)
+    try:
+        await asyncio.gather(*calls)
+    finally:
+        worker.stop()
+        await engine.close()
+    order = [int(v) for v in backend.lrange(key, 0, -1)]
+    assert [91, 92, 51, 1, 2] == order
+
+
+def test_worker_command_wraps_celery_worker(capsys: pytest.CaptureFixture[str]) -> None:
+    """``cutover worker celery --dry-run`` prints the real ``celery worker`` command."""
+    from cutover.cli import main
+
+    assert 0 == main(["worker", "celery", "--for-worker", "billing", "-c", "3", "--dry-run"])
+    printed = capsys.readouterr().out
+    assert "-A adapters.celery.app worker" in printed
+    assert "--queues cutover.billing" in printed
+    assert "--concurrency 3" in printed
