@@ -15,6 +15,7 @@ The contract each engine must honour is enforced by one equivalence suite
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -24,6 +25,9 @@ TaskFunc = Callable[[Any], Awaitable[Any]]
 
 ZeroArgTask = Callable[[], Awaitable[Any]]
 """An async callable taking nothing: what the scheduler runs."""
+
+MAX_BACKOFF_S = 300.0
+"""The longest wait before one retry, on every engine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,15 @@ class RetryPolicy:
     max_retries: int = 0
     backoff_s: float = 1.0
     retryable: tuple[str, ...] = ()
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt + 1``: full jitter, capped.
+
+        Uniform in ``[0, backoff_s * 2**attempt]``, never more than :data:`MAX_BACKOFF_S`,
+        so a fleet of retrying batches spreads out instead of retrying in lockstep.
+        """
+        ceiling = min(MAX_BACKOFF_S, self.backoff_s * (2**attempt))
+        return random.uniform(0, ceiling)
 
     def is_retryable(self, exc: BaseException) -> bool:
         """True when ``exc`` or one of its base classes is named in ``retryable``."""
@@ -124,6 +137,7 @@ class ExecutionEngine(Protocol):
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "MAX_BACKOFF_S",
     "CallOptions",
     "EngineHealth",
     "ExecutionEngine",

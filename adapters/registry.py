@@ -24,6 +24,15 @@ _FACTORIES: dict[str, str] = {
 }
 
 _engines: dict[str, ExecutionEngine] = {}
+
+
+def _check_known(name: str) -> None:
+    if name not in _FACTORIES:
+        raise UnknownEngineError(
+            f"unknown engine {name!r}: choose one of {', '.join(ENGINE_NAMES)}"
+        )
+
+
 _lock = threading.Lock()
 
 
@@ -32,10 +41,7 @@ def get_engine(name: str) -> ExecutionEngine:
     engine = _engines.get(name)
     if engine is not None:
         return engine
-    if name not in _FACTORIES:
-        raise UnknownEngineError(
-            f"unknown engine {name!r}: choose one of {', '.join(ENGINE_NAMES)}"
-        )
+    _check_known(name)
     with _lock:
         engine = _engines.get(name)
         if engine is None:
@@ -57,4 +63,18 @@ async def close_all() -> None:
         await engine.close()
 
 
-__all__ = ["ENGINE_NAMES", "close_all", "get_engine", "loaded_engines"]
+def set_engine(name: str, engine: ExecutionEngine | None) -> ExecutionEngine | None:
+    """Install ``engine`` under ``name`` (``None`` forgets it); returns the previous one.
+
+    For applications that build an engine with their own settings (and for tests that need
+    an engine pointed at a dead broker).
+    """
+    _check_known(name)
+    with _lock:
+        previous = _engines.pop(name, None)
+        if engine is not None:
+            _engines[name] = engine
+    return previous
+
+
+__all__ = ["ENGINE_NAMES", "close_all", "get_engine", "loaded_engines", "set_engine"]

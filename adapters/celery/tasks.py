@@ -18,7 +18,6 @@ the dead-letter store before the failure is returned.
 
 from __future__ import annotations
 
-import random
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +32,6 @@ from cutover.logs import get_logger
 
 RUN_BATCH = "cutover.run_batch"
 RUN_TASK = "cutover.run_task"
-MAX_BACKOFF_S = 300.0
 
 log = get_logger("cutover.celery.worker", engine="celery")
 
@@ -59,12 +57,6 @@ def retry_policy_to_options(policy: RetryPolicy) -> dict[str, Any]:
         "backoff_s": policy.backoff_s,
         "retryable": list(policy.retryable),
     }
-
-
-def backoff_delay(policy: RetryPolicy, attempt: int) -> float:
-    """Exponential backoff with full jitter: uniform in [0, backoff * 2**attempt], capped."""
-    ceiling = min(MAX_BACKOFF_S, policy.backoff_s * (2**attempt))
-    return random.uniform(0, ceiling)
 
 
 def execute_batch(reference: str, items: list[Any]) -> list[Any]:
@@ -134,7 +126,7 @@ def _run_guarded(
         if policy.is_retryable(exc):
             attempt = task.request.retries
             if attempt < policy.max_retries:
-                delay = backoff_delay(policy, attempt)
+                delay = policy.delay(attempt)
                 log.info(
                     "batch_retry",
                     attempt=attempt + 1,
@@ -171,7 +163,6 @@ __all__ = [
     "RUN_BATCH",
     "RUN_TASK",
     "BatchFailed",
-    "backoff_delay",
     "execute_batch",
     "execute_task",
     "register",
