@@ -95,9 +95,13 @@ class AsyncWorkerOptimizer:
 
         ``n`` is the number of pipelines already stored, so ids follow creation order.
         """
-        pipeline = Pipeline(stages)
+        pipeline = self._make_pipeline(stages)
         self.pipelines[f"pipeline_{len(self.pipelines)}"] = pipeline
         return pipeline
+
+    def _make_pipeline(self, stages: list[Stage]) -> Pipeline:
+        """Construct the pipeline; a routing subclass returns one bound to its worker."""
+        return Pipeline(stages)
 
     def manage_resource_pool(self, pool_name: str, config: dict[str, Any]) -> ResourcePool:
         """Build a :class:`ResourcePool` from ``config``, store it under ``pool_name``.

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.services import IN_CI, TEST_BACKEND_URL, TEST_BROKER_URL, TEST_TASK_MODULES
 
+pytest_plugins = ["tests.support.fixtures"]
+
 # The caller side of the tests uses the same test broker, backend and allow-list as the
 # worker subprocesses; set before any engine reads its settings.
 os.environ["CUTOVER_BROKER_URL"] = TEST_BROKER_URL

@@ -98,3 +98,8 @@ async def answer() -> int:
 async def failing_zero_arg() -> None:
     """A zero-argument task that fails."""
     raise RuntimeError("scheduled task failed")
+
+
+async def handle_batch(items: list[int]) -> list[int]:
+    """An ``AsyncBatchProcessor`` handler: one result per item."""
+    return [item * 2 for item in items]

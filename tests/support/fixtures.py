@@ -1,4 +1,4 @@
-"""Engines for the equivalence suite, each backed by real processes.
+"""Session fixtures: real engines, each backed by real processes (shared by every package).
 
 - ``legacy``: the in-process engine;
 - ``celery``: a real ``celery worker`` (prefork, 2 processes) on a Redis broker;
@@ -127,3 +127,22 @@ def engine(request: pytest.FixtureRequest) -> ExecutionEngine:
     }[request.param]
     engine: ExecutionEngine = request.getfixturevalue(fixture_name)
     return engine
+
+
+@pytest.fixture(scope="session")
+def live_engines(
+    celery_engine: ExecutionEngine, ray_engine: ExecutionEngine
+) -> Iterator[dict[str, ExecutionEngine]]:
+    """The registry's ``celery`` and ``ray`` are the session's started engines.
+
+    What the shim's router gets from ``get_engine``: real workers behind both.
+    """
+    from adapters.registry import set_engine
+
+    previous = {
+        name: set_engine(name, engine)
+        for name, engine in (("celery", celery_engine), ("ray", ray_engine))
+    }
+    yield {"celery": celery_engine, "ray": ray_engine}
+    for name, engine in previous.items():
+        set_engine(name, engine)

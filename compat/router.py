@@ -1,0 +1,190 @@
+"""Route one call: flags decide, an engine runs, one structured line says what happened.
+
+The order of a call:
+
+1. ``flags.decide`` reads the in-process flag table (microseconds, never raises): kill
+   switches first, then the sticky percentage between ``route`` and ``base``, then the
+   hybrid policy.
+2. The chosen engine runs the work. If it cannot take the work *before anything was sent*
+   (broker down, Ray unreachable: :class:`EngineUnavailableError`; a task function that
+   cannot cross a process: :class:`NotPortableError`), the worker's ``fallback`` policy
+   applies: ``legacy`` (default) runs the call on legacy with a structured warning and a
+   counter; ``fail`` raises the error. Once work was handed to an engine, nothing is re-run
+   elsewhere: an error then propagates to the caller unchanged.
+3. A sampled share of calls also runs on the shadow candidate (:mod:`compat.shadow.runner`),
+   off the caller's path.
+4. One log line per call: worker, call_id, route, reason, flag_version, items, duration_ms,
+   outcome (level ``CUTOVER_CALL_LOG_LEVEL``, default ``info``).
+
+The legacy route with no shadow takes a short path: decide, run the legacy code, log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import flags
+from adapters.registry import get_engine
+from compat import metrics
+from compat.identity import next_call_id
+from compat.shadow.runner import ShadowRunner, ShadowSet, get_shadow_runner
+from compat.work import Work, call_options
+from cutover.errors import EngineUnavailableError, NotPortableError
+from cutover.logs import get_logger
+
+CALL_LOG_LEVEL_ENV = "CUTOVER_CALL_LOG_LEVEL"
+
+log = get_logger("cutover.compat")
+
+
+def _call_log_method() -> str:
+    level = os.environ.get(CALL_LOG_LEVEL_ENV, "info").lower()
+    return level if logging.getLevelNamesMapping().get(level.upper()) is not None else "info"
+
+
+class Router:
+    """Routes calls by their worker's flags. One per process (:func:`get_router`)."""
+
+    def __init__(
+        self, table: flags.FlagTable | None = None, shadows: ShadowRunner | None = None
+    ) -> None:
+        self._table = table
+        self._shadows = shadows
+        self._log_call = getattr(log, _call_log_method())
+
+    @property
+    def table(self) -> flags.FlagTable:
+        """The live flag table (the process-wide one unless given)."""
+        if self._table is None:
+            self._table = flags.get_table()
+        return self._table
+
+    @property
+    def shadows(self) -> ShadowRunner:
+        """The shadow runner (the process-wide one unless given)."""
+        if self._shadows is None:
+            self._shadows = get_shadow_runner()
+        return self._shadows
+
+    async def execute(self, worker_id: str, work: Work, owner: ShadowSet | None = None) -> Any:
+        """Run ``work`` where the flags of ``worker_id`` say; return what it returns."""
+        decision = flags.decide(self.table, worker_id, work.items)
+        call_id = next_call_id()
+        if decision.engine == "legacy" and decision.shadow is None:
+            return await self._run_legacy_only(worker_id, call_id, decision, work)
+        shadow = self.shadows.launch(worker_id, call_id, decision, work, owner)
+        engine_name: str = decision.engine
+        reason = decision.reason
+        started = time.perf_counter()
+        try:
+            if engine_name == "legacy":
+                result = await work.run_legacy()
+            else:
+                result, engine_name, reason = await self._run_on_engine(
+                    worker_id, call_id, decision, work
+                )
+        except BaseException as exc:
+            duration = time.perf_counter() - started
+            if shadow is not None:
+                shadow.primary_failed(exc, duration, engine_name)
+            self._finish(worker_id, call_id, engine_name, reason, decision, work, duration, exc)
+            raise
+        duration = time.perf_counter() - started
+        if shadow is not None:
+            shadow.primary_succeeded(result, duration, engine_name)
+        flags.record_cost(worker_id, engine_name, work.items, duration)
+        self._finish(worker_id, call_id, engine_name, reason, decision, work, duration, None)
+        return result
+
+    async def _run_legacy_only(
+        self, worker_id: str, call_id: str, decision: flags.RouteDecision, work: Work
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            result = await work.run_legacy()
+        except BaseException as exc:
+            duration = time.perf_counter() - started
+            self._finish(
+                worker_id, call_id, "legacy", decision.reason, decision, work, duration, exc
+            )
+            raise
+        duration = time.perf_counter() - started
+        self._finish(worker_id, call_id, "legacy", decision.reason, decision, work, duration, None)
+        return result
+
+    async def _run_on_engine(
+        self, worker_id: str, call_id: str, decision: flags.RouteDecision, work: Work
+    ) -> tuple[Any, str, str]:
+        """Run on the decided engine; fall back to legacy only if nothing was sent."""
+        engine_name = decision.engine
+        try:
+            engine = get_engine(engine_name)
+            options = call_options(worker_id, call_id, decision.record)
+            return await work.run(engine, options), engine_name, decision.reason
+        except (EngineUnavailableError, NotPortableError) as exc:
+            if decision.record.fallback == "fail":
+                raise
+            metrics.count("fallbacks", worker_id, engine_name)
+            log.warning(
+                "route_fallback",
+                worker=worker_id,
+                call_id=call_id,
+                route=engine_name,
+                fallback="legacy",
+                flag_version=decision.flag_version,
+                error_type=type(exc).__name__,
+                error=str(exc),
+            )
+            return await work.run_legacy(), "legacy", f"{decision.reason}+fallback"
+
+    def _finish(
+        self,
+        worker_id: str,
+        call_id: str,
+        engine_name: str,
+        reason: str,
+        decision: flags.RouteDecision,
+        work: Work,
+        duration: float,
+        error: BaseException | None,
+    ) -> None:
+        metrics.count("calls", worker_id, engine_name)
+        metrics.count("items", worker_id, engine_name, work.items)
+        if error is not None:
+            metrics.count("errors", worker_id, engine_name)
+        self._log_call(
+            "call",
+            worker=worker_id,
+            call_id=call_id,
+            operation=work.operation,
+            route=engine_name,
+            reason=reason,
+            flag_version=decision.flag_version,
+            stale_flags=decision.stale,
+            items=work.items,
+            duration_ms=round(duration * 1000, 3),
+            outcome="ok" if error is None else f"error:{type(error).__name__}",
+        )
+
+
+_router: Router | None = None
+
+
+def get_router() -> Router:
+    """The process-wide router."""
+    global _router
+    if _router is None:
+        _router = Router()
+    return _router
+
+
+def set_router(router: Router | None) -> None:
+    """Replace the process-wide router (tests, embedding applications)."""
+    global _router
+    _router = router
+
+
+__all__ = ["CALL_LOG_LEVEL_ENV", "Router", "get_router", "set_router"]

@@ -1,0 +1,18 @@
+"""Shadow mode: run a sample of calls on a candidate engine too, compare, record, report.
+
+Small pluggable pieces, each in its own module:
+
+- :mod:`compat.shadow.normalize` — the path syntax and which parts of a value are compared;
+- :mod:`compat.shadow.compare` — :func:`compare` / :func:`compare_exceptions`;
+- :mod:`compat.shadow.denoise` — :class:`NoiseLearner`, noise learned from two primary runs;
+- :mod:`compat.shadow.redact` — :func:`redact`, sensitive fields out before anything is stored;
+- :mod:`compat.shadow.records` — :class:`ShadowRecord` and its outcomes;
+- :mod:`compat.shadow.recorders` — where records go (Redis stream, JSON lines, memory);
+- :mod:`compat.shadow.report` — :func:`build_report`, the readiness verdict;
+- :mod:`compat.shadow.safety` and :mod:`compat.shadow.runner` — which calls are shadowed,
+  and the experiment itself.
+
+Importing this package imports none of them (and neither Celery, Ray nor redis-py).
+"""
+
+from __future__ import annotations

@@ -1,0 +1,195 @@
+"""One shadow comparison, as it is stored and reported.
+
+Outcomes (one per record; the report counts each):
+
+- ``match``: both returned, and the results compare equal;
+- ``mismatch``: both returned and differ, *or* exactly one side raised while the other
+  returned, *or* both raised with different exception types or messages;
+- ``both_failed``: both raised the same exception type with the same message. The
+  candidate reproduced the primary's behaviour, so it **counts as agreement** (like a match)
+  in every rate, but is kept apart so the report shows how often it happens;
+- ``candidate_error``: the primary returned, the candidate raised;
+- ``candidate_timeout``: the candidate did not finish within ``shadow.timeout_s``
+  (``candidate_latency_s`` is then ``None``).
+
+``match`` and ``both_failed`` are :data:`AGREEMENTS`; the other three are
+:data:`DISAGREEMENTS`, the numerator of the mismatch rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+from cutover.errors import InvalidArgumentError
+
+MATCH: Final = "match"
+MISMATCH: Final = "mismatch"
+CANDIDATE_ERROR: Final = "candidate_error"
+CANDIDATE_TIMEOUT: Final = "candidate_timeout"
+BOTH_FAILED: Final = "both_failed"
+
+OUTCOMES: Final = (MATCH, BOTH_FAILED, MISMATCH, CANDIDATE_ERROR, CANDIDATE_TIMEOUT)
+"""Every outcome, in the order reports list them."""
+AGREEMENTS: Final = frozenset({MATCH, BOTH_FAILED})
+DISAGREEMENTS: Final = frozenset({MISMATCH, CANDIDATE_ERROR, CANDIDATE_TIMEOUT})
+
+OPERATIONS: Final = ("batch", "pipeline", "task", "handler")
+"""The routed calls of the shim: ``optimize_batch_processing``, ``Pipeline.process``,
+``AsyncTaskScheduler.execute_next`` and the handler of ``AsyncBatchProcessor``."""
+
+
+@dataclass(frozen=True)
+class ShadowRecord:
+    """The result of one shadow experiment (already redacted: safe to store and show).
+
+    ``diffs`` are the first differences, one readable line each
+    (:mod:`compat.shadow.compare`); ``sample_input`` is a redacted, size-bounded, JSON-safe
+    sample of the call's input; errors read ``"Type: message"``; ``noisy_paths`` are the
+    paths that were ignored as learned noise; ``created_at`` is epoch seconds.
+    """
+
+    worker: str
+    call_id: str
+    flag_version: int
+    operation: str
+    primary_route: str
+    candidate_route: str
+    outcome: str
+    primary_latency_s: float
+    candidate_latency_s: float | None
+    diffs: tuple[str, ...]
+    sample_input: Any
+    primary_error: str | None
+    candidate_error: str | None
+    noisy_paths: tuple[str, ...]
+    items: int
+    created_at: float
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise InvalidArgumentError(
+                f"shadow record outcome {self.outcome!r}: expected one of {', '.join(OUTCOMES)}"
+            )
+        # Stored as tuples of text whatever sequence was given (the redactor returns lists).
+        object.__setattr__(self, "diffs", tuple(str(line) for line in self.diffs))
+        object.__setattr__(self, "noisy_paths", tuple(str(path) for path in self.noisy_paths))
+
+    @property
+    def agreed(self) -> bool:
+        """True for ``match`` and ``both_failed``: the candidate did what the primary did."""
+        return self.outcome in AGREEMENTS
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``sample_input`` is JSON-safe by construction)."""
+        return {
+            "worker": self.worker,
+            "call_id": self.call_id,
+            "flag_version": self.flag_version,
+            "operation": self.operation,
+            "primary_route": self.primary_route,
+            "candidate_route": self.candidate_route,
+            "outcome": self.outcome,
+            "primary_latency_s": self.primary_latency_s,
+            "candidate_latency_s": self.candidate_latency_s,
+            "diffs": list(self.diffs),
+            "sample_input": self.sample_input,
+            "primary_error": self.primary_error,
+            "candidate_error": self.candidate_error,
+            "noisy_paths": list(self.noisy_paths),
+            "items": self.items,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShadowRecord:
+        """Rebuild a record from :meth:`to_dict` output; unknown keys are ignored.
+
+        Malformed data is an :class:`~cutover.errors.InvalidArgumentError`.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidArgumentError(f"a shadow record must be an object, not {data!r:.80}")
+        try:
+            return cls(
+                worker=_text(data, "worker"),
+                call_id=_text(data, "call_id"),
+                flag_version=_integer(data, "flag_version"),
+                operation=_text(data, "operation"),
+                primary_route=_text(data, "primary_route"),
+                candidate_route=_text(data, "candidate_route"),
+                outcome=_text(data, "outcome"),
+                primary_latency_s=_number(data, "primary_latency_s"),
+                candidate_latency_s=_optional_number(data, "candidate_latency_s"),
+                diffs=_texts(data, "diffs"),
+                sample_input=data.get("sample_input"),
+                primary_error=_optional_text(data, "primary_error"),
+                candidate_error=_optional_text(data, "candidate_error"),
+                noisy_paths=_texts(data, "noisy_paths"),
+                items=_integer(data, "items"),
+                created_at=_number(data, "created_at"),
+            )
+        except KeyError as exc:
+            raise InvalidArgumentError(f"shadow record without {exc.args[0]!r}") from None
+
+
+FIELDS: Final = tuple(f.name for f in fields(ShadowRecord))
+
+
+def _bad(name: str, value: Any, expected: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"shadow record field {name!r}: {value!r:.80} is not {expected}")
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise _bad(name, value, "a text")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return None if value is None else _text(data, name)
+
+
+def _integer(data: Mapping[str, Any], name: str) -> int:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, value, "an integer")
+    return value
+
+
+def _number(data: Mapping[str, Any], name: str) -> float:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise _bad(name, value, "a number")
+    return float(value)
+
+
+def _optional_number(data: Mapping[str, Any], name: str) -> float | None:
+    return None if data.get(name) is None else _number(data, name)
+
+
+def _texts(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name) or ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _bad(name, value, "a list of texts")
+    if not all(isinstance(item, str) for item in value):
+        raise _bad(name, value, "a list of texts")
+    return tuple(value)
+
+
+__all__ = [
+    "AGREEMENTS",
+    "BOTH_FAILED",
+    "CANDIDATE_ERROR",
+    "CANDIDATE_TIMEOUT",
+    "DISAGREEMENTS",
+    "FIELDS",
+    "MATCH",
+    "MISMATCH",
+    "OPERATIONS",
+    "OUTCOMES",
+    "ShadowRecord",
+]

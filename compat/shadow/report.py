@@ -1,0 +1,490 @@
+"""Is the candidate ready? The numbers of shadow mode, per worker and route pair.
+
+For each worker and (primary route, candidate route) pair of the records given:
+
+- **comparisons**: every record, whatever its outcome; counts by outcome;
+- **match rate** = (``match`` + ``both_failed``) / comparisons, and **mismatch rate** =
+  (``mismatch`` + ``candidate_error`` + ``candidate_timeout``) / comparisons: the two add up
+  to 1 (see :mod:`compat.shadow.records` for the outcomes);
+- **latency** p50 / p95 of primary and candidate (nearest-rank percentiles). A timed-out
+  candidate counts with the worker's ``shadow.timeout_s``: it took at least that long, and
+  leaving it out would flatter the candidate;
+- the most frequent **mismatch diffs**, grouped by :func:`~compat.shadow.compare.diff_signature`
+  (list indices and values generalised), each with one concrete diff line and one sample
+  input; candidate errors grouped by exception type the same way;
+- the **noisy paths** learned and ignored while comparing;
+- the **verdict**: ready iff all three hold, each listed with its numbers —
+
+  1. comparisons >= ``shadow.min_comparisons``;
+  2. mismatch rate <= ``shadow.max_mismatch_rate``;
+  3. candidate p95 <= ``shadow.max_candidate_p95_ratio`` x primary p95.
+
+The thresholds are the worker's current ``shadow`` flags; a worker with no shadow
+configuration any more is judged by the defaults of :class:`~flags.ShadowConfig`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from compat.shadow.compare import diff_signature
+from compat.shadow.records import (
+    AGREEMENTS,
+    CANDIDATE_ERROR,
+    CANDIDATE_TIMEOUT,
+    DISAGREEMENTS,
+    MISMATCH,
+    OUTCOMES,
+    ShadowRecord,
+)
+from cutover.errors import FlagValidationError
+from flags import ShadowConfig
+
+TOP_DIFFS: Final = 5
+"""Mismatch groups (and candidate error groups) shown per route pair."""
+
+
+# --- the report's parts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One condition of the readiness verdict, with the numbers behind it."""
+
+    name: str
+    value: float | None
+    threshold: float | None
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Ready to promote the candidate iff every criterion passed."""
+
+    ready: bool
+    criteria: tuple[Criterion, ...]
+    thresholds_from: str
+    """``"flags"`` or ``"defaults"`` (the worker has no shadow configuration)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "ready": self.ready,
+            "thresholds_from": self.thresholds_from,
+            "criteria": [criterion.to_dict() for criterion in self.criteria],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """p50 and p95 in seconds (``None`` without samples)."""
+
+    p50: float | None
+    p95: float | None
+    samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"p50_s": self.p50, "p95_s": self.p95, "samples": self.samples}
+
+
+@dataclass(frozen=True, slots=True)
+class DiffGroup:
+    """Records that share one kind of difference (or one candidate exception type)."""
+
+    signature: str
+    count: int
+    example: str
+    call_id: str
+    sample_input: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "signature": self.signature,
+            "count": self.count,
+            "example": self.example,
+            "call_id": self.call_id,
+            "sample_input": self.sample_input,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PairReport:
+    """Shadow numbers of one worker and one (primary route, candidate route) pair."""
+
+    worker: str
+    primary_route: str
+    candidate_route: str
+    comparisons: int
+    outcomes: Mapping[str, int]
+    match_rate: float | None
+    mismatch_rate: float | None
+    primary_latency: Latency
+    candidate_latency: Latency
+    top_mismatches: tuple[DiffGroup, ...]
+    candidate_errors: tuple[DiffGroup, ...]
+    noisy_paths: tuple[str, ...]
+    operations: Mapping[str, int]
+    flag_versions: tuple[int, int]
+    first_at: float
+    last_at: float
+    verdict: Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "worker": self.worker,
+            "primary_route": self.primary_route,
+            "candidate_route": self.candidate_route,
+            "comparisons": self.comparisons,
+            "outcomes": dict(self.outcomes),
+            "match_rate": self.match_rate,
+            "mismatch_rate": self.mismatch_rate,
+            "latency": {
+                "primary": self.primary_latency.to_dict(),
+                "candidate": self.candidate_latency.to_dict(),
+            },
+            "top_mismatches": [group.to_dict() for group in self.top_mismatches],
+            "candidate_errors": [group.to_dict() for group in self.candidate_errors],
+            "noisy_paths": list(self.noisy_paths),
+            "operations": dict(self.operations),
+            "flag_versions": list(self.flag_versions),
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "verdict": self.verdict.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowReport:
+    """Every route pair of every worker with records, sorted by worker."""
+
+    pairs: tuple[PairReport, ...]
+    generated_at: float = field(default_factory=time.time)
+    source: str | None = None
+    """Where the records were read (a URL without its password, a directory)."""
+
+    def pair(self, worker: str, candidate_route: str | None = None) -> PairReport:
+        """The (first) pair of ``worker``, optionally the one with ``candidate_route``."""
+        for pair in self.pairs:
+            if pair.worker == worker and candidate_route in (None, pair.candidate_route):
+                return pair
+        raise KeyError(worker)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (what ``cutover shadow report --json`` prints)."""
+        return {
+            "generated_at": self.generated_at,
+            "source": self.source,
+            "pairs": [pair.to_dict() for pair in self.pairs],
+        }
+
+    def render_text(self) -> str:
+        """Human-readable: a summary table, then each pair's details."""
+        return _render(self)
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (``fraction`` 0.95 for p95); ``None`` without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(math.ceil(fraction * len(ordered)) - 1, 0)
+    return ordered[min(rank, len(ordered) - 1)]
+
+
+def _latency(values: Sequence[float]) -> Latency:
+    return Latency(percentile(values, 0.50), percentile(values, 0.95), len(values))
+
+
+def _thresholds(config: ShadowConfig | None, candidate_route: str) -> tuple[ShadowConfig, str]:
+    if config is not None:
+        return config, "flags"
+    try:
+        return ShadowConfig(route=candidate_route), "defaults"  # type: ignore[arg-type]
+    except FlagValidationError:
+        return ShadowConfig(route="legacy"), "defaults"
+
+
+def _groups(found: dict[str, list[Any]]) -> tuple[DiffGroup, ...]:
+    ranked = sorted(found.items(), key=lambda item: -item[1][0])
+    return tuple(
+        DiffGroup(signature, count, example, call_id, sample)
+        for signature, (count, example, call_id, sample) in ranked[:TOP_DIFFS]
+    )
+
+
+def _verdict(
+    comparisons: int,
+    disagreements: int,
+    primary: Latency,
+    candidate: Latency,
+    config: ShadowConfig,
+    source: str,
+) -> Verdict:
+    enough = Criterion(
+        "comparisons",
+        float(comparisons),
+        float(config.min_comparisons),
+        comparisons >= config.min_comparisons,
+        f"{comparisons} >= {config.min_comparisons} required",
+    )
+    rate = disagreements / comparisons if comparisons else None
+    agreeing = Criterion(
+        "mismatch rate",
+        rate,
+        config.max_mismatch_rate,
+        rate is not None and rate <= config.max_mismatch_rate,
+        f"{_percent(rate)} ({disagreements} of {comparisons}) <= "
+        f"{_percent(config.max_mismatch_rate)} allowed",
+    )
+    ratio = config.max_candidate_p95_ratio
+    bound = None if primary.p95 is None else ratio * primary.p95
+    fast = Criterion(
+        "candidate p95",
+        candidate.p95,
+        bound,
+        bound is not None and candidate.p95 is not None and candidate.p95 <= bound,
+        f"{_duration(candidate.p95)} <= {_duration(bound)} "
+        f"({ratio:g} x primary p95 {_duration(primary.p95)})",
+    )
+    criteria = (enough, agreeing, fast)
+    return Verdict(all(c.passed for c in criteria), criteria, source)
+
+
+def _pair_report(
+    worker: str,
+    primary_route: str,
+    candidate_route: str,
+    records: Sequence[ShadowRecord],
+    config: ShadowConfig | None,
+) -> PairReport:
+    thresholds, source = _thresholds(config, candidate_route)
+    outcomes = Counter(record.outcome for record in records)
+    comparisons = len(records)
+    agreements = sum(outcomes[name] for name in AGREEMENTS)
+    disagreements = sum(outcomes[name] for name in DISAGREEMENTS)
+    primary = _latency([record.primary_latency_s for record in records])
+    candidate_latencies = []
+    for record in records:
+        if record.outcome == CANDIDATE_TIMEOUT:
+            # It took at least the timeout (whatever the flags say now).
+            candidate_latencies.append(max(thresholds.timeout_s, record.candidate_latency_s or 0.0))
+        elif record.candidate_latency_s is not None:
+            candidate_latencies.append(record.candidate_latency_s)
+    candidate = _latency(candidate_latencies)
+    mismatches: dict[str, list[Any]] = {}
+    errors: dict[str, list[Any]] = {}
+    for record in records:
+        if record.outcome == MISMATCH:
+            lines = record.diffs or ("$: (no difference recorded)",)
+            for line in dict.fromkeys(lines):
+                signature = diff_signature(line)
+                _count(mismatches, signature, line, record)
+        elif record.outcome == CANDIDATE_ERROR:
+            message = record.candidate_error or "(no message)"
+            _count(errors, message.split(":", 1)[0], message, record)
+    versions = [record.flag_version for record in records]
+    return PairReport(
+        worker=worker,
+        primary_route=primary_route,
+        candidate_route=candidate_route,
+        comparisons=comparisons,
+        outcomes={name: outcomes[name] for name in OUTCOMES},
+        match_rate=agreements / comparisons if comparisons else None,
+        mismatch_rate=disagreements / comparisons if comparisons else None,
+        primary_latency=primary,
+        candidate_latency=candidate,
+        top_mismatches=_groups(mismatches),
+        candidate_errors=_groups(errors),
+        noisy_paths=tuple(sorted({path for record in records for path in record.noisy_paths})),
+        operations=dict(Counter(record.operation for record in records)),
+        flag_versions=(min(versions), max(versions)),
+        first_at=min(record.created_at for record in records),
+        last_at=max(record.created_at for record in records),
+        verdict=_verdict(comparisons, disagreements, primary, candidate, thresholds, source),
+    )
+
+
+def _count(groups: dict[str, list[Any]], signature: str, line: str, record: ShadowRecord) -> None:
+    entry = groups.get(signature)
+    if entry is None:
+        groups[signature] = [1, line, record.call_id, record.sample_input]
+    else:
+        entry[0] += 1
+
+
+def build_report(
+    records: Sequence[ShadowRecord],
+    configs: Mapping[str, ShadowConfig | None],
+    *,
+    source: str | None = None,
+) -> ShadowReport:
+    """The report of ``records``, judged by each worker's shadow configuration in ``configs``.
+
+    A worker missing from ``configs`` (or mapped to ``None``) is judged by the defaults.
+    """
+    pairs: dict[tuple[str, str, str], list[ShadowRecord]] = {}
+    for record in records:
+        key = (record.worker, record.primary_route, record.candidate_route)
+        pairs.setdefault(key, []).append(record)
+    return ShadowReport(
+        pairs=tuple(
+            _pair_report(
+                worker, primary, candidate, pairs[worker, primary, candidate], configs.get(worker)
+            )
+            for worker, primary, candidate in sorted(pairs)
+        ),
+        source=source,
+    )
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _percent(rate: float | None) -> str:
+    if rate is None:
+        return "-"
+    value = rate * 100
+    return f"{value:.2f}%" if value == 0 or value >= 0.01 else f"{value:.2g}%"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    return [
+        indent
+        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def _sample(value: Any, limit: int = 100) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render_pair(pair: PairReport) -> list[str]:
+    state = "READY" if pair.verdict.ready else "NOT READY"
+    low, high = pair.flag_versions
+    versions = str(low) if low == high else f"{low}-{high}"
+    lines = [
+        f"{pair.worker}: {pair.primary_route} -> {pair.candidate_route}  [{state}]",
+        f"  {pair.comparisons} comparisons, flag version {versions}, "
+        + ", ".join(f"{op} {n}" for op, n in sorted(pair.operations.items())),
+        "  outcomes: " + ", ".join(f"{name} {pair.outcomes[name]}" for name in OUTCOMES),
+        f"  match rate {_percent(pair.match_rate)}, mismatch rate {_percent(pair.mismatch_rate)}",
+        "",
+    ]
+    lines += _table(
+        ("latency", "p50", "p95", "samples"),
+        [
+            (name, _duration(lat.p50), _duration(lat.p95), str(lat.samples))
+            for name, lat in (
+                ("primary", pair.primary_latency),
+                ("candidate", pair.candidate_latency),
+            )
+        ],
+        indent="  ",
+    )
+    thresholds = "" if pair.verdict.thresholds_from == "flags" else " (default thresholds)"
+    lines += ["", f"  verdict: {state}{thresholds}"]
+    lines += [
+        f"    [{'pass' if c.passed else 'FAIL'}] {c.name}: {c.detail}"
+        for c in pair.verdict.criteria
+    ]
+    for title, groups in (
+        ("most frequent mismatches", pair.top_mismatches),
+        ("candidate errors", pair.candidate_errors),
+    ):
+        if groups:
+            lines += ["", f"  {title}:"]
+            for group in groups:
+                lines += [
+                    f"    {group.count:>6}x  {group.signature}",
+                    f"             e.g. {group.example}",
+                    f"             input ({group.call_id}): {_sample(group.sample_input)}",
+                ]
+    if pair.noisy_paths:
+        lines += ["", "  noisy paths (learned, ignored): " + ", ".join(pair.noisy_paths)]
+    return lines
+
+
+def _render(report: ShadowReport) -> str:
+    if not report.pairs:
+        where = f" in {report.source}" if report.source else ""
+        return f"no shadow records{where}\n"
+    header = (
+        "WORKER",
+        "PRIMARY -> CANDIDATE",
+        "COMPARISONS",
+        "MATCH",
+        "MISMATCH",
+        "ERROR",
+        "TIMEOUT",
+        "P95 PRIMARY",
+        "P95 CANDIDATE",
+        "VERDICT",
+    )
+    rows = [
+        (
+            pair.worker,
+            f"{pair.primary_route} -> {pair.candidate_route}",
+            str(pair.comparisons),
+            _percent(pair.match_rate),
+            str(pair.outcomes[MISMATCH]),
+            str(pair.outcomes[CANDIDATE_ERROR]),
+            str(pair.outcomes[CANDIDATE_TIMEOUT]),
+            _duration(pair.primary_latency.p95),
+            _duration(pair.candidate_latency.p95),
+            "READY" if pair.verdict.ready else "NOT READY",
+        )
+        for pair in report.pairs
+    ]
+    lines = _table(header, rows)
+    if report.source:
+        lines.append(f"(records from {report.source})")
+    for pair in report.pairs:
+        lines += ["", *_render_pair(pair)]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "TOP_DIFFS",
+    "Criterion",
+    "DiffGroup",
+    "Latency",
+    "PairReport",
+    "ShadowReport",
+    "Verdict",
+    "build_report",
+    "percentile",
+]

@@ -1,0 +1,314 @@
+"""Run the shadow candidate beside the primary, off the caller's path, and judge them.
+
+The experiment follows GitHub Scientist: the primary (control) result always wins and its
+exception always re-raises; the candidate only ever produces a :class:`ShadowRecord`.
+What Scientist lacks and this adds: the candidate runs *concurrently* in a background task
+(so the caller never waits for it), across process boundaries, bounded in number
+(``max_in_flight``) and in time (``shadow.timeout_s``); nothing it does — raise, hang,
+return garbage — reaches the caller.
+
+Which calls are shadowed: a ``sample`` share of the calls whose flags name a candidate that
+differs from the primary engine, and only if every task function of the call is declared
+:func:`~compat.shadow.safety.shadow_safe` or the flags allow side effects. Skips are
+counted, never silent.
+
+With ``denoise`` on, some sampled calls also run the primary a second time; paths that
+differ between two primary runs are learned as noise (timestamps, ids) and left out of the
+candidate comparisons (:mod:`compat.shadow.denoise`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.registry import get_engine
+from compat import metrics
+from compat.shadow.compare import Comparison, compare, compare_exceptions
+from compat.shadow.denoise import NoiseLearner
+from compat.shadow.recorders import ShadowRecorder, get_recorder
+from compat.shadow.records import (
+    BOTH_FAILED,
+    CANDIDATE_ERROR,
+    CANDIDATE_TIMEOUT,
+    MATCH,
+    MISMATCH,
+    ShadowRecord,
+)
+from compat.shadow.redact import redact
+from compat.shadow.safety import all_shadow_safe
+from compat.work import Work, call_options
+from cutover.logs import get_logger
+from flags import RouteDecision, ShadowConfig
+
+DEFAULT_MAX_IN_FLIGHT = 64
+JUDGE_IN_THREAD_ITEMS = 1000
+"""Calls with more items than this are compared in a worker thread."""
+
+log = get_logger("cutover.shadow")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Outcome:
+    """What one side of the experiment did."""
+
+    value: Any = None
+    error: BaseException | None = None
+    latency_s: float | None = None
+    timed_out: bool = False
+
+
+class ShadowSet:
+    """The shadow tasks launched on behalf of one owner (an optimizer), so it can drain them."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, task: asyncio.Task[None]) -> None:
+        """Track ``task`` until it ends."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self, timeout_s: float = 10.0) -> int:
+        """Wait up to ``timeout_s`` for pending shadows, cancel the rest; returns how many."""
+        pending = [task for task in self.tasks if not task.done()]
+        if not pending:
+            return 0
+        _, still_running = await asyncio.wait(pending, timeout=timeout_s)
+        for task in still_running:
+            task.cancel()
+        for task in still_running:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return len(still_running)
+
+
+@dataclass
+class ShadowHandle:
+    """The router's side of one experiment: it reports how the primary ended."""
+
+    primary: asyncio.Future[_Outcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    primary_engine: str = "legacy"
+
+    def primary_succeeded(self, value: Any, latency_s: float, engine: str) -> None:
+        """The primary returned ``value``."""
+        self.primary_engine = engine
+        if not self.primary.done():
+            self.primary.set_result(_Outcome(value=value, latency_s=latency_s))
+
+    def primary_failed(self, error: BaseException, latency_s: float, engine: str) -> None:
+        """The primary raised ``error`` (the caller gets it; the shadow only records it)."""
+        self.primary_engine = engine
+        if not self.primary.done():
+            self.primary.set_result(_Outcome(error=error, latency_s=latency_s))
+
+
+class ShadowRunner:
+    """Launches and judges shadow candidates. One per process (:func:`get_shadow_runner`)."""
+
+    def __init__(
+        self,
+        recorder: ShadowRecorder | None = None,
+        learner: NoiseLearner | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        random_fn: Any = random.random,
+    ) -> None:
+        self._recorder = recorder
+        self.learner = learner or NoiseLearner()
+        self.max_in_flight = max_in_flight
+        self._random = random_fn
+        self.in_flight = ShadowSet()
+
+    @property
+    def recorder(self) -> ShadowRecorder:
+        """Where records go (the flag store's backend unless given)."""
+        if self._recorder is None:
+            self._recorder = get_recorder()
+        return self._recorder
+
+    def launch(
+        self,
+        worker_id: str,
+        call_id: str,
+        decision: RouteDecision,
+        work: Work,
+        owner: ShadowSet | None = None,
+    ) -> ShadowHandle | None:
+        """Start the candidate for this call if it is to be shadowed; else ``None``."""
+        config = decision.shadow
+        if config is None or config.sample <= 0:
+            return None
+        candidate = config.route
+        if candidate == decision.engine:
+            return None
+        if self._random() >= config.sample:
+            return None
+        if not (config.allow_side_effects or all_shadow_safe(work.functions)):
+            metrics.count("shadow_skipped_unsafe", worker_id, candidate)
+            return None
+        if len(self.in_flight.tasks) >= self.max_in_flight:
+            metrics.count("shadow_skipped_saturated", worker_id, candidate)
+            return None
+        handle = ShadowHandle(primary_engine=decision.engine)
+        task = asyncio.get_running_loop().create_task(
+            self._experiment(worker_id, call_id, decision, config, work, handle),
+            name=f"cutover-shadow-{call_id}",
+        )
+        self.in_flight.add(task)
+        if owner is not None:
+            owner.add(task)
+        return handle
+
+    async def drain(self, timeout_s: float = 10.0) -> int:
+        """Wait for every pending shadow of this process (then cancel the rest)."""
+        return await self.in_flight.drain(timeout_s)
+
+    async def _experiment(
+        self,
+        worker_id: str,
+        call_id: str,
+        decision: RouteDecision,
+        config: ShadowConfig,
+        work: Work,
+        handle: ShadowHandle,
+    ) -> None:
+        try:
+            rerun_primary = config.denoise and self.learner.should_rerun_primary(worker_id)
+            candidate_run = asyncio.ensure_future(
+                self._run_side(config.route, work, worker_id, decision, call_id, config.timeout_s)
+            )
+            second_primary: asyncio.Future[_Outcome] | None = None
+            primary = await handle.primary
+            if rerun_primary and primary.error is None:
+                second_primary = asyncio.ensure_future(
+                    self._run_side(
+                        handle.primary_engine,
+                        work,
+                        worker_id,
+                        decision,
+                        call_id,
+                        config.timeout_s,
+                    )
+                )
+            candidate = await candidate_run
+            if second_primary is not None:
+                again = await second_primary
+                if again.error is None and not again.timed_out:
+                    self.learner.observe(worker_id, primary.value, again.value, config)
+            judge_args = (worker_id, call_id, decision, config, work, handle, primary, candidate)
+            if work.items > JUDGE_IN_THREAD_ITEMS:
+                # Comparing costs ~1 µs per value: keep big results off the caller's loop.
+                await asyncio.to_thread(self._judge, *judge_args)
+            else:
+                self._judge(*judge_args)
+        except asyncio.CancelledError:
+            metrics.count("shadow_cancelled", worker_id, config.route)
+            raise
+        except Exception:
+            # A shadow problem is never the caller's problem: log it with its traceback.
+            log.exception("shadow_failed", worker=worker_id, call_id=call_id)
+
+    async def _run_side(
+        self,
+        engine_name: str,
+        work: Work,
+        worker_id: str,
+        decision: RouteDecision,
+        call_id: str,
+        timeout_s: float,
+    ) -> _Outcome:
+        started = time.perf_counter()
+        try:
+            engine = get_engine(engine_name)
+            options = call_options(worker_id, f"{call_id}:shadow", decision.record)
+            value = await asyncio.wait_for(work.run_detached(engine, options), timeout_s)
+        except TimeoutError:
+            return _Outcome(timed_out=True, latency_s=time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - the candidate's failure is data, not an error
+            return _Outcome(error=exc, latency_s=time.perf_counter() - started)
+        return _Outcome(value=value, latency_s=time.perf_counter() - started)
+
+    def _judge(
+        self,
+        worker_id: str,
+        call_id: str,
+        decision: RouteDecision,
+        config: ShadowConfig,
+        work: Work,
+        handle: ShadowHandle,
+        primary: _Outcome,
+        candidate: _Outcome,
+    ) -> None:
+        noisy = self.learner.noisy_paths(worker_id)
+        comparison: Comparison | None = None
+        if candidate.timed_out:
+            outcome = CANDIDATE_TIMEOUT
+        elif primary.error is not None and candidate.error is not None:
+            comparison = compare_exceptions(primary.error, candidate.error)
+            outcome = BOTH_FAILED if comparison.equal else MISMATCH
+        elif candidate.error is not None:
+            outcome = CANDIDATE_ERROR
+        elif primary.error is not None:
+            outcome = MISMATCH
+            comparison = Comparison(
+                equal=False,
+                diffs=(f"$: primary raised {_describe(primary.error)}; candidate returned",),
+                compared_paths=1,
+            )
+        else:
+            comparison = compare(primary.value, candidate.value, config, noisy)
+            outcome = MATCH if comparison.equal else MISMATCH
+        record = ShadowRecord(
+            worker=worker_id,
+            call_id=call_id,
+            flag_version=decision.flag_version,
+            operation=work.operation,
+            primary_route=handle.primary_engine,
+            candidate_route=config.route,
+            outcome=outcome,
+            primary_latency_s=primary.latency_s or 0.0,
+            candidate_latency_s=None if candidate.timed_out else candidate.latency_s,
+            diffs=redact(comparison.diffs, config.redact) if comparison else (),
+            sample_input=redact(work.sample_input, config.redact),
+            primary_error=redact(_describe(primary.error), config.redact)
+            if primary.error
+            else None,
+            candidate_error=redact(_describe(candidate.error), config.redact)
+            if candidate.error
+            else None,
+            noisy_paths=tuple(sorted(noisy)),
+            items=work.items,
+            created_at=time.time(),
+        )
+        metrics.count(f"shadow_{outcome}", worker_id, config.route)
+        self.recorder.record(record)
+
+
+_runner: ShadowRunner | None = None
+
+
+def get_shadow_runner() -> ShadowRunner:
+    """The process-wide shadow runner."""
+    global _runner
+    if _runner is None:
+        _runner = ShadowRunner()
+    return _runner
+
+
+def set_shadow_runner(runner: ShadowRunner | None) -> None:
+    """Replace the process-wide runner (tests, embedding applications)."""
+    global _runner
+    _runner = runner
+
+
+__all__ = ["ShadowHandle", "ShadowRunner", "ShadowSet", "get_shadow_runner", "set_shadow_runner"]

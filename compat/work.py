@@ -1,0 +1,54 @@
+"""One routed call, described independently of the engine that will run it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import CallOptions, ExecutionEngine, RetryPolicy
+from flags import FlagRecord
+
+EngineRun = Callable[[ExecutionEngine, CallOptions], Awaitable[Any]]
+LegacyRun = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What a call does, on any engine.
+
+    ``run_legacy`` is the legacy code itself (so the legacy route runs no second copy of any
+    logic); ``run`` does the same work through an engine, as the primary (it may update the
+    caller's objects, e.g. a pipeline's metrics, exactly as legacy would); ``detached`` does
+    the work through an engine *without touching any caller object*: what a shadow candidate
+    runs (``None``: ``run`` is already detached). ``functions`` are the user's task functions
+    (shadow safety is decided on them); ``sample_input`` is what a shadow record shows of the
+    call's input (redacted before it is stored).
+    """
+
+    operation: str
+    items: int
+    run: EngineRun
+    run_legacy: LegacyRun
+    functions: tuple[Callable[..., Any], ...]
+    sample_input: Any
+    detached: EngineRun | None = None
+
+    def run_detached(self, engine: ExecutionEngine, options: CallOptions) -> Awaitable[Any]:
+        """The work on ``engine`` with no effect on caller objects (shadows, denoise reruns)."""
+        return (self.detached or self.run)(engine, options)
+
+
+def call_options(worker_id: str, call_id: str, record: FlagRecord) -> CallOptions:
+    """The engine options a worker's flag record asks for."""
+    retries = record.retries
+    return CallOptions(
+        worker_id=worker_id,
+        call_id=call_id,
+        retry=RetryPolicy(retries.max, retries.backoff_s, tuple(retries.retryable)),
+        priority=record.priority,
+        queue=record.queue,
+    )
+
+
+__all__ = ["EngineRun", "LegacyRun", "Work", "call_options"]

@@ -1,0 +1,102 @@
+"""``cutover shadow``: is a worker's shadow candidate ready to take over?
+
+::
+
+    cutover shadow report [WORKER] [--json] [--limit N] [--flags-url URL]
+
+Reads the shadow records beside the flag store (a capped Redis stream per worker, or
+``shadow-<worker>.jsonl`` files next to the flags file) and judges each worker's candidate
+by its current ``shadow`` flags: comparisons, match rate, counts by outcome, p50/p95
+latency of primary and candidate, the most frequent mismatches with a sample input each,
+learned noisy paths and the readiness verdict with the numbers behind it
+(:mod:`compat.shadow.report`). ``--limit`` is the number of newest records read per worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from compat.shadow.recorders import DEFAULT_READ_LIMIT, open_recorder
+from compat.shadow.report import build_report
+from cutover.errors import FlagError, InvalidArgumentError
+from cutover.logs import mask_url
+from flags import ShadowConfig
+from flags.stores import FLAGS_URL_ENV, configured_flags_url, open_store
+
+
+def register(subparsers: Any) -> None:
+    """Add ``shadow`` and its sub-commands to the ``cutover`` parser."""
+    parser = subparsers.add_parser(
+        "shadow",
+        help="shadow mode: compare a candidate engine with the primary",
+        description="Shadow mode results (see `cutover shadow CMD -h`).",
+    )
+    parser.set_defaults(handler=lambda _args: _print_help(parser))
+    commands = parser.add_subparsers(dest="shadow_command", metavar="SUBCOMMAND")
+
+    cmd = commands.add_parser(
+        "report",
+        help="per worker: match rate, latency, top mismatches, readiness verdict",
+        description="Judge each worker's shadow candidate from its recorded comparisons.",
+    )
+    cmd.add_argument("worker", metavar="WORKER", nargs="?", help="one worker (default: all)")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    cmd.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_READ_LIMIT,
+        metavar="N",
+        help=f"newest records read per worker (default {DEFAULT_READ_LIMIT})",
+    )
+    cmd.add_argument(
+        "--flags-url",
+        metavar="URL",
+        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
+    )
+    cmd.set_defaults(handler=cmd_report)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _configs(url: str, workers: set[str]) -> dict[str, ShadowConfig | None]:
+    """Each worker's current shadow configuration (``None``: none, or unreadable flags)."""
+    store = open_store(url)
+    try:
+        configs: dict[str, ShadowConfig | None] = {}
+        for worker in sorted(workers):
+            try:
+                configs[worker] = store.get(worker).shadow
+            except FlagError:
+                configs[worker] = None  # unreadable or invalid flags: judged by the defaults
+        return configs
+    finally:
+        store.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``cutover shadow report``."""
+    if args.limit < 1:
+        raise InvalidArgumentError(f"--limit {args.limit}: expected at least 1")
+    url = configured_flags_url(args.flags_url)
+    recorder = open_recorder(url)
+    try:
+        records = recorder.read(args.worker, limit=args.limit)
+    finally:
+        recorder.close()
+    configs = _configs(url, {record.worker for record in records})
+    report = build_report(records, configs, source=mask_url(url))
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, sort_keys=True, default=repr)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(report.render_text())
+    return 0
+
+
+__all__ = ["cmd_report", "register"]

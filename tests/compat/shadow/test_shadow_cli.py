@@ -1,0 +1,122 @@
+"""``cutover shadow report``: a table and JSON, from records written through a recorder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compat.shadow.recorders import open_recorder
+from cutover.cli import main
+from flags import FlagRecord, ShadowConfig, open_store
+from tests.compat.shadow.strategies import make_record
+
+GATE = ShadowConfig(route="celery", min_comparisons=20, max_mismatch_rate=0.1)
+
+
+def write_records(url: str | None = None) -> None:
+    """Flags with a shadow gate for `billing`, and records of `billing` and `mail`."""
+    store = open_store(url)
+    try:
+        store.put(
+            "billing",
+            FlagRecord(shadow=GATE),
+            expected_version=0,
+            actor="test",
+            reason="shadow gate",
+        )
+    finally:
+        store.close()
+    recorder = open_recorder(url)
+    for n in range(25):
+        outcome = "mismatch" if n == 0 else "match"
+        diffs = ("$[0].total: 1 != 2",) if n == 0 else ()
+        recorder.record(
+            make_record(worker="billing", call_id=f"b{n}", outcome=outcome, diffs=diffs)
+        )
+    recorder.record(make_record(worker="mail", call_id="m0"))
+    assert recorder.flush()
+    recorder.close()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`cutover ARGV` in-process: (status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_report_table(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default file store: a summary table, each worker's verdict and its reasons."""
+    write_records()
+    status, out, err = run(capsys, "shadow", "report")
+    assert (0, "") == (status, err)
+    rows = [line.split() for line in out.splitlines()[1:3]]
+    assert ["billing", "legacy", "->", "celery", "25", "96.00%", "1"] == rows[0][:7]
+    assert ["mail", "legacy", "->", "celery", "1", "100.00%", "0"] == rows[1][:7]
+    assert "billing: legacy -> celery  [READY]" in out
+    assert "[pass] mismatch rate: 4.00% (1 of 25) <= 10.00% allowed" in out
+    assert "mail: legacy -> celery  [NOT READY]" in out
+    assert "[FAIL] comparisons: 1 >= 1000 required" in out
+
+
+def test_report_json_for_one_worker(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json prints valid JSON; WORKER restricts it; --limit reads the newest N records."""
+    write_records()
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json", "--limit", "10")
+    data: dict[str, Any] = json.loads(out)
+    assert 0 == status
+    (pair,) = data["pairs"]
+    assert ("billing", 10, 1.0, False) == (
+        pair["worker"],
+        pair["comparisons"],
+        pair["match_rate"],
+        pair["verdict"]["ready"],
+    )
+    assert [c["name"] for c in pair["verdict"]["criteria"]] == [
+        "comparisons",
+        "mismatch rate",
+        "candidate p95",
+    ]
+
+
+def test_report_from_redis(
+    cutover_home: Path, shadow_redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--flags-url redis://: records and flags read from Redis."""
+    write_records(shadow_redis_url)
+    status, out, _ = run(capsys, "shadow", "report", "--json", "--flags-url", shadow_redis_url)
+    data = json.loads(out)
+    assert (0, ["billing", "mail"], shadow_redis_url) == (
+        status,
+        [pair["worker"] for pair in data["pairs"]],
+        data["source"],
+    )
+    assert 0.1 == data["pairs"][0]["verdict"]["criteria"][1]["threshold"]
+
+
+def test_no_records(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing recorded yet: a one-line answer and status 0."""
+    status, out, _ = run(capsys, "shadow", "report")
+    assert (0, f"no shadow records in {(cutover_home / 'flags.json').as_uri()}\n") == (status, out)
+
+
+def test_passwords_are_never_printed(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unreachable store is one error line, exit 2, with the password masked."""
+    status, out, err = run(
+        capsys, "shadow", "report", "--flags-url", "redis://user:s3cret-pw@127.0.0.1:1/6"
+    )
+    assert (2, "") == (status, out)
+    assert "user:***@127.0.0.1:1" in err
+    assert "s3cret-pw" not in err
+
+
+def test_limit_must_be_positive(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--limit 0 is refused with a clear message."""
+    status, _, err = run(capsys, "shadow", "report", "--limit", "0")
+    assert 2 == status
+    assert "--limit 0: expected at least 1" in err

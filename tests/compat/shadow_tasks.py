@@ -1,0 +1,68 @@
+"""Task functions whose behaviour differs between the caller's process and a worker's.
+
+``CALLER_PID`` is set by the tests in the caller's process only; a Celery or Ray worker
+imports this module fresh and sees ``None``. That is how a test makes the candidate (in a
+worker) raise, hang or return something else while the primary (legacy, in the caller)
+behaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from compat import shadow_safe
+
+CALLER_PID: int | None = None
+
+
+def in_caller() -> bool:
+    """True in the test process, False in any worker process."""
+    return CALLER_PID == os.getpid()
+
+
+@shadow_safe
+async def pure_double(item: int) -> int:
+    """The same everywhere."""
+    return item * 2
+
+
+async def unmarked_double(item: int) -> int:
+    """The same everywhere, but not declared shadow-safe."""
+    return item * 2
+
+
+@shadow_safe
+async def explodes_in_worker(item: int) -> int:
+    """Raises in a worker process (the candidate), returns in the caller (the primary)."""
+    if not in_caller():
+        raise RuntimeError("candidate exploded")
+    return item
+
+
+@shadow_safe
+async def hangs_in_worker(item: int) -> int:
+    """Hangs for a minute in a worker process, returns at once in the caller."""
+    if not in_caller():
+        await asyncio.sleep(60)
+    return item
+
+
+@shadow_safe
+async def garbage_in_worker(item: int) -> object:
+    """Returns something of another type in a worker process."""
+    return item if in_caller() else (str(item), "garbage")
+
+
+@shadow_safe
+async def process_dependent(item: int) -> dict[str, int]:
+    """Output depends on the process that ran it: a real cross-engine mismatch."""
+    return {"item": item, "pid": os.getpid()}
+
+
+@shadow_safe
+async def with_timestamp(item: int) -> dict[str, int]:
+    """A stable value plus a field that changes on every run (noise, not a difference)."""
+    await asyncio.sleep(0)
+    return {"item": item, "at": time.time_ns()}

@@ -1,0 +1,207 @@
+"""Shadow mode: the candidate runs beside the primary and never changes what the caller gets.
+
+The primary is legacy (in the caller's process); the candidates are a real Celery worker
+and a real local Ray. Records are read back from the recorder the runner wrote to.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import compat
+import flags
+from compat import metrics
+from compat.shadow.recorders import MemoryShadowRecorder
+from compat.shadow.records import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, MATCH, MISMATCH
+from compat.shadow.report import build_report
+from compat.shadow.runner import ShadowRunner
+from tests.compat import shadow_tasks
+from tests.compat.conftest import SetFlags
+
+pytestmark = pytest.mark.usefixtures("live_engines")
+
+WORKER = "equiv"
+
+
+@pytest.fixture(autouse=True)
+def caller_pid() -> Iterator[None]:
+    """Mark this process as the caller (workers see ``None``)."""
+    shadow_tasks.CALLER_PID = os.getpid()
+    yield
+    shadow_tasks.CALLER_PID = None
+
+
+@pytest.fixture
+def recorder() -> MemoryShadowRecorder:
+    """Records of this test only."""
+    return MemoryShadowRecorder()
+
+
+def shadowing(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder, candidate: str, **shadow: Any
+) -> ShadowRunner:
+    """Flags: primary legacy, every call shadowed on ``candidate``."""
+    runner = ShadowRunner(recorder=recorder)
+    config = flags.ShadowConfig(route=candidate, sample=1.0, **{"timeout_s": 10.0, **shadow})
+    set_flags({WORKER: flags.FlagRecord(route="legacy", shadow=config, version=7)}, shadows=runner)
+    return runner
+
+
+async def run_and_drain(runner: ShadowRunner, items: list[int], func: Any) -> list[Any]:
+    """One shadowed call, then wait for its experiment to be judged."""
+    result = await compat.AsyncWorkerOptimizer(worker_id=WORKER).optimize_batch_processing(
+        items, func, 4, 2
+    )
+    await runner.drain(30)
+    return result
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_equal_outputs_are_recorded_as_a_match(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder, candidate: str
+) -> None:
+    """A pure task: the candidate agrees; the record says so with both latencies."""
+    runner = shadowing(set_flags, recorder, candidate)
+    assert [0, 2, 4] == await run_and_drain(runner, [0, 1, 2], shadow_tasks.pure_double)
+    [record] = recorder.read(WORKER)
+    assert (MATCH, "legacy", candidate, 7) == (
+        record.outcome,
+        record.primary_route,
+        record.candidate_route,
+        record.flag_version,
+    )
+    assert record.primary_latency_s > 0
+    assert record.candidate_latency_s is not None
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_process_dependent_output_is_caught_as_a_mismatch(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder, candidate: str
+) -> None:
+    """A task whose output depends on its process differs across engines: caught, diffed."""
+    runner = shadowing(set_flags, recorder, candidate)
+    await run_and_drain(runner, [1, 2], shadow_tasks.process_dependent)
+    [record] = recorder.read(WORKER)
+    assert MISMATCH == record.outcome
+    assert any(".pid" in line for line in record.diffs)
+    report = build_report(recorder.read(WORKER), {WORKER: None}).to_dict()
+    assert "mismatch" in str(report)
+
+
+async def test_candidate_that_raises_changes_nothing_for_the_caller(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """The candidate explodes in its worker; the caller gets the primary's result."""
+    runner = shadowing(set_flags, recorder, "celery")
+    assert [1, 2, 3] == await run_and_drain(runner, [1, 2, 3], shadow_tasks.explodes_in_worker)
+    [record] = recorder.read(WORKER)
+    assert CANDIDATE_ERROR == record.outcome
+    assert "RuntimeError: candidate exploded" == record.candidate_error
+
+
+async def test_candidate_that_hangs_is_cut_off_and_the_caller_does_not_wait(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """The caller returns while the candidate still hangs; the timeout then records it."""
+    runner = shadowing(set_flags, recorder, "ray", timeout_s=1.0)
+    optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+    result = await optimizer.optimize_batch_processing([5], shadow_tasks.hangs_in_worker)
+    pending = [task for task in runner.in_flight.tasks if not task.done()]
+    assert [5] == result
+    assert 1 == len(pending)
+    await runner.drain(10)
+    [record] = recorder.read(WORKER)
+    assert (CANDIDATE_TIMEOUT, None) == (record.outcome, record.candidate_latency_s)
+
+
+async def test_task_not_declared_shadow_safe_is_not_shadowed(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """Shadowing runs work twice: an unmarked task is skipped and counted."""
+    runner = shadowing(set_flags, recorder, "celery")
+    assert [2] == await run_and_drain(runner, [1], shadow_tasks.unmarked_double)
+    assert [] == recorder.read(WORKER)
+    assert 1 == metrics.value("shadow_skipped_unsafe", WORKER)
+
+
+async def test_flags_may_allow_side_effects_explicitly(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """``allow_side_effects``: the unmarked task is shadowed too."""
+    runner = shadowing(set_flags, recorder, "celery", allow_side_effects=True)
+    await run_and_drain(runner, [1], shadow_tasks.unmarked_double)
+    assert [MATCH] == [r.outcome for r in recorder.read(WORKER)]
+
+
+async def test_denoise_learns_noisy_fields_and_ignores_them(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """A timestamp differs on every run: learned from two primary runs, then ignored."""
+    runner = shadowing(set_flags, recorder, "ray", denoise=True)
+    for _ in range(3):
+        await run_and_drain(runner, [1, 2], shadow_tasks.with_timestamp)
+    records = recorder.read(WORKER)
+    assert any("at" in path for path in records[-1].noisy_paths)
+    assert MATCH == records[-1].outcome
+
+
+async def test_closing_the_optimizer_drains_its_shadows(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """``async with`` the optimizer: its pending experiments are judged or cancelled."""
+    runner = shadowing(set_flags, recorder, "ray", timeout_s=5.0)
+    async with compat.AsyncWorkerOptimizer(worker_id=WORKER) as optimizer:
+        await optimizer.optimize_batch_processing([1, 2], shadow_tasks.pure_double)
+    assert [] == [task for task in runner.in_flight.tasks if not task.done()]
+    assert [MATCH] == [r.outcome for r in recorder.read(WORKER)]
+
+
+@given(
+    items=st.lists(st.integers(min_value=0, max_value=100), max_size=12),
+    func=st.sampled_from(
+        [
+            shadow_tasks.pure_double,
+            shadow_tasks.explodes_in_worker,
+            shadow_tasks.garbage_in_worker,
+        ]
+    ),
+    candidate=st.sampled_from(["celery", "ray"]),
+)
+# set_flags installs a fresh router per call: safe to reuse across examples.
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_shadow_never_changes_what_the_caller_gets(
+    set_flags: SetFlags, items: list[int], func: Any, candidate: str
+) -> None:
+    """Whatever the candidate does, the caller gets exactly the unshadowed result."""
+    set_flags({WORKER: flags.FlagRecord(route="legacy")})
+    expected = await compat.AsyncWorkerOptimizer(worker_id=WORKER).optimize_batch_processing(
+        items, func, 3, 2
+    )
+    recorder = MemoryShadowRecorder()
+    runner = shadowing(set_flags, recorder, candidate)
+    actual = await run_and_drain(runner, items, func)
+    assert expected == actual
+    assert 1 == len(recorder.read(WORKER))
+
+
+async def test_records_reach_the_flag_stores_redis(
+    set_flags: SetFlags,
+) -> None:
+    """With a Redis flag store, records land in its capped per-worker stream."""
+    from compat.shadow.recorders import open_recorder
+
+    recorder = open_recorder("redis://127.0.0.1:6379/6")
+    try:
+        runner = shadowing(set_flags, recorder, "celery")  # type: ignore[arg-type]
+        await run_and_drain(runner, [3], shadow_tasks.pure_double)
+        assert recorder.flush(5)
+        outcomes = [r.outcome for r in recorder.read(WORKER, limit=1)]
+        assert [MATCH] == outcomes
+    finally:
+        recorder.close()
