@@ -112,6 +112,7 @@ class Router:
             )
             raise
         duration = time.perf_counter() - started
+        flags.record_cost(worker_id, "legacy", work.items, duration)
         self._finish(worker_id, call_id, "legacy", decision.reason, decision, work, duration, None)
         return result
 

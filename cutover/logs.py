@@ -77,9 +77,14 @@ def configure_logging(*, force: bool = False) -> None:
 
 
 def get_logger(name: str, **bound: Any) -> Any:
-    """A structlog logger named ``name`` with ``bound`` keys attached to every line."""
+    """A structlog logger named ``name`` with ``bound`` keys attached to every line.
+
+    It is a lazy proxy: every call reads the configuration in force *then*, so a module-level
+    logger follows a later ``configure_logging(force=True)`` (a changed level, tests that
+    capture logs) instead of keeping the configuration of the moment it was imported.
+    """
     configure_logging()
-    return structlog.get_logger(name).bind(**bound)
+    return structlog.get_logger(name, **bound)
 
 
 __all__ = ["configure_logging", "get_logger", "mask_url"]

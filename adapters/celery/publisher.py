@@ -28,6 +28,16 @@ class OutgoingMessage:
     shadow: str
 
 
+def _summary(args: tuple[Any, ...]) -> str:
+    """``('module:qualname', <N items>)``: what a message shows of its arguments."""
+    if not args:
+        return "()"
+    parts = [repr(args[0]) if isinstance(args[0], str) else "?"]
+    if len(args) > 2 and isinstance(args[1], list):
+        parts.append(f"<{len(args[1])} items>")
+    return f"({', '.join(parts)})"
+
+
 class Publisher:
     """Publishes batches of messages from one background thread."""
 
@@ -55,6 +65,10 @@ class Publisher:
                         priority=message.priority,
                         shadow=message.shadow,
                         producer=producer,
+                        # Items may be large or sensitive: Flower and the worker's log show a
+                        # summary, never the data (Celery would repr() every item).
+                        argsrepr=_summary(message.args),
+                        kwargsrepr="{}",
                     )
                 except EncodeError as exc:
                     # kombu wraps the serializer's error; surface ours, which names the type.

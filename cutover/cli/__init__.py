@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "cutover.cli.demo_cmd",
     "cutover.cli.flags_cmd",
     "cutover.cli.worker_cmd",
+    "cutover.cli.shadow_cmd",
+    "cutover.cli.bench_cmd",
 )
 
 EXIT_REFUSED = 2

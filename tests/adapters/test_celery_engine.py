@@ -304,9 +304,9 @@ async def test_priorities_are_honoured(broker: str, tmp_path: Path, backend: red
     worker = celery_worker(
         broker_url, TEST_BACKEND_URL, (f"cutover.{worker_id}",), f"prio-{broker}", concurrency=1
     )
-    worker.start(tmp_path)
+    await asyncio.to_thread(worker.start, tmp_path)
     try:
-        await asyncio.gather(*calls)
+        await asyncio.wait_for(asyncio.gather(*calls), 90)
     finally:
         worker.stop()
         await engine.close()
