@@ -53,7 +53,9 @@ class Router:
     ) -> None:
         self._table = table
         self._shadows = shadows
-        self._log_call = getattr(log, _call_log_method())
+        # A concrete logger, bound now: a filtered level then costs nothing per call (the
+        # module's lazy proxy would rebuild a logger on every line).
+        self._log_call = getattr(log.bind(), _call_log_method())
 
     @property
     def table(self) -> flags.FlagTable:
