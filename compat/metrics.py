@@ -1,23 +1,105 @@
-"""In-process counters of what the shim did, by worker and route.
+"""In-process counters and latency histograms of what the shim did, by worker and route.
 
 Calls, items, errors, fallbacks and shadow outcomes are counted here, cheaply (a dict and a
-lock), so tests and ``cutover`` commands can read them; exporters (Prometheus) read this
-one source instead of every module keeping its own numbers.
+lock), so tests and ``cutover`` commands can read them; exporters (Prometheus, see
+:mod:`cutover.ops.prometheus`) read this one source instead of every module keeping its own
+numbers.
+
+This module is on the hot path of every routed call, so it imports nothing beyond the
+standard library (in particular not ``prometheus_client``): :func:`observe_latency` is a
+``bisect`` into fixed bucket bounds and one increment under a lock, a few hundred
+nanoseconds.
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+LATENCY_BUCKETS_S: Final[tuple[float, ...]] = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+)
+"""Upper bounds (seconds, inclusive) of the latency buckets; one more bucket holds the rest.
+
+Fixed, so every process exports the same ``le`` labels and histograms add up across a fleet.
+"""
 
 _lock = threading.Lock()
 _counts: Counter[tuple[str, str, str]] = Counter()
+
+
+_SUM = len(LATENCY_BUCKETS_S) + 1
+"""Index of the running sum in a histogram list (after one count per bucket)."""
+
+_latencies: dict[tuple[str, str], list[float]] = {}
+"""``(worker, route)`` -> per-bucket (not cumulative) counts, then the sum of seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySnapshot:
+    """A copy of one histogram: ``buckets[i]`` counts observations in bucket ``i`` alone.
+
+    Bucket ``i`` holds what is ``<= LATENCY_BUCKETS_S[i]`` (and above the bound before it); the
+    last one holds what is above every bound.
+    """
+
+    buckets: tuple[int, ...]
+    sum_s: float
+
+    @property
+    def count(self) -> int:
+        """How many observations."""
+        return sum(self.buckets)
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """``(upper bound, observations <= it)`` per bucket, ending with ``(inf, count)``."""
+        running = 0
+        out: list[tuple[float, int]] = []
+        for bound, amount in zip((*LATENCY_BUCKETS_S, float("inf")), self.buckets, strict=True):
+            running += amount
+            out.append((bound, running))
+        return out
 
 
 def count(name: str, worker: str, route: str, amount: int = 1) -> None:
     """Add ``amount`` to the counter ``name`` of ``worker`` on ``route``."""
     with _lock:
         _counts[(name, worker, route)] += amount
+
+
+def observe_latency(worker: str, route: str, seconds: float) -> None:
+    """Count one call of ``worker`` that took ``seconds`` on ``route`` (the engine that ran it).
+
+    The router calls it once per call, beside ``count("calls", ...)``; it never raises for a
+    number (a negative or NaN duration lands in the first bucket).
+    """
+    index = bisect_left(LATENCY_BUCKETS_S, seconds)
+    with _lock:
+        try:
+            histogram = _latencies[worker, route]
+        except KeyError:
+            histogram = _latencies[worker, route] = [0] * (_SUM + 1)
+        histogram[index] += 1
+        histogram[_SUM] += seconds
 
 
 def value(name: str, worker: str | None = None, route: str | None = None) -> int:
@@ -33,15 +115,34 @@ def value(name: str, worker: str | None = None, route: str | None = None) -> int
 
 
 def snapshot() -> dict[tuple[str, str, str], int]:
-    """A copy of every counter."""
+    """A copy of every counter: ``(name, worker, route) -> total``."""
     with _lock:
         return dict(_counts)
 
 
+def latency_snapshot() -> dict[tuple[str, str], LatencySnapshot]:
+    """A copy of every latency histogram: ``(worker, route) -> histogram``."""
+    with _lock:
+        return {
+            key: LatencySnapshot(tuple(int(n) for n in histogram[:_SUM]), float(histogram[_SUM]))
+            for key, histogram in _latencies.items()
+        }
+
+
 def reset() -> None:
-    """Forget every counter (tests)."""
+    """Forget every counter and histogram (tests)."""
     with _lock:
         _counts.clear()
+        _latencies.clear()
 
 
-__all__ = ["count", "reset", "snapshot", "value"]
+__all__ = [
+    "LATENCY_BUCKETS_S",
+    "LatencySnapshot",
+    "count",
+    "latency_snapshot",
+    "observe_latency",
+    "reset",
+    "snapshot",
+    "value",
+]

@@ -10,6 +10,8 @@ started when the block ends.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -21,11 +23,43 @@ from compat.pipeline import Pipeline
 from compat.router import get_router
 from compat.shadow.runner import ShadowSet
 from compat.work import Work
+from cutover.errors import InvalidArgumentError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 SHADOW_DRAIN_TIMEOUT_S = 10.0
+
+
+def awaiting_task_func(task_func: Callable[[T], Awaitable[R]]) -> Callable[[T], Awaitable[R]]:
+    """``task_func``, checked to give an awaitable, so a mistake is a clear error on any route.
+
+    A coroutine function passes through untouched (no cost). A callable that is not one may
+    still return an awaitable (a lambda calling an ``async def``: the legacy module accepted
+    it, so the shim does too); if it returns anything else,
+    :class:`~cutover.errors.InvalidArgumentError` names it, instead of asyncio's bare
+    ``TypeError`` from deep inside a batch. Something not callable is refused at once.
+    """
+    if not callable(task_func):
+        raise InvalidArgumentError(
+            f"task_func must be an async function taking one item, got {task_func!r} of type "
+            f"{type(task_func).__name__}"
+        )
+    if inspect.iscoroutinefunction(inspect.unwrap(task_func)):
+        return task_func
+    name = getattr(task_func, "__qualname__", None) or repr(task_func)
+
+    @functools.wraps(task_func)
+    async def checked(item: T) -> R:
+        result = task_func(item)
+        if not inspect.isawaitable(result):
+            raise InvalidArgumentError(
+                f"task_func {name!r} returned a {type(result).__name__}, not an awaitable: "
+                "it must be an async function (async def) or return an awaitable"
+            )
+        return await result
+
+    return checked
 
 
 class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
@@ -45,6 +79,7 @@ class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
         max_concurrent: int,
     ) -> list[R]:
         legacy_run = super()._run_batched
+        original, task_func = task_func, awaiting_task_func(task_func)
 
         def on_engine(engine: ExecutionEngine, options: CallOptions) -> Awaitable[list[Any]]:
             return engine.map_batches(items, task_func, batch_size, max_concurrent, options)
@@ -54,7 +89,7 @@ class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
             items=len(items),
             run=on_engine,
             run_legacy=lambda: legacy_run(items, task_func, batch_size, max_concurrent),
-            functions=(task_func,),
+            functions=(original,),
             sample_input=items,
         )
         result: list[R] = await get_router().execute(self.worker_id, work, self._shadows)

@@ -69,6 +69,10 @@ class PayloadTooLargeError(SerializationError):
     """An encoded message is larger than the configured maximum payload."""
 
 
+class DeadLetterError(CutoverError):
+    """A dead letter cannot be found, read or replayed (the store itself stays unchanged)."""
+
+
 class TaskRefusedError(CutoverError):
     """A worker refused a message: a function outside the allow-list, or an unsafe encoding.
 
@@ -135,9 +139,33 @@ class FlagStoreError(FlagError):
     """The flag store cannot be read or written (unreachable, corrupt)."""
 
 
+# --- operating the cutover ------------------------------------------------------------------
+
+
+class RolloutError(CutoverError):
+    """A promotion or rollback was refused; nothing was written.
+
+    The message says why (a killed worker, nothing left to promote, no candidate named) and
+    the command that fixes it.
+    """
+
+
+class NotReadyError(RolloutError):
+    """A promotion was refused because the shadow readiness verdict does not hold.
+
+    ``failing`` holds one line per failed criterion, with its numbers; ``--force`` promotes
+    anyway and the audit trail records that it was forced.
+    """
+
+    def __init__(self, message: str, failing: tuple[str, ...]) -> None:
+        self.failing = failing
+        super().__init__(message)
+
+
 __all__ = [
     "ConfigurationError",
     "CutoverError",
+    "DeadLetterError",
     "EngineError",
     "EngineTimeoutError",
     "EngineUnavailableError",
@@ -148,8 +176,10 @@ __all__ = [
     "InvalidArgumentError",
     "MissingDependencyError",
     "NotPortableError",
+    "NotReadyError",
     "PayloadTooLargeError",
     "RemoteTaskError",
+    "RolloutError",
     "SerializationError",
     "TaskRefusedError",
     "UnknownEngineError",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,12 +40,27 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+_URL_WITH_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@")
+
+
+def mask_text(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``.
+
+    For free text that may quote a URL: an exception message, a traceback, a dead letter.
+    """
+    if "@" not in text or "://" not in text:
+        return text
+    return _URL_WITH_PASSWORD.sub(r"\1***@", text)
+
+
 def _mask_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     for key, value in event_dict.items():
         if key in _SECRET_KEYS:
             event_dict[key] = "***"
         elif key in _URL_KEYS and isinstance(value, str):
             event_dict[key] = mask_url(value)
+        elif isinstance(value, str) and "://" in value:
+            event_dict[key] = mask_text(value)
     return event_dict
 
 
@@ -87,4 +103,4 @@ def get_logger(name: str, **bound: Any) -> Any:
     return structlog.get_logger(name, **bound)
 
 
-__all__ = ["configure_logging", "get_logger", "mask_url"]
+__all__ = ["configure_logging", "get_logger", "mask_text", "mask_url"]

@@ -11,6 +11,7 @@ call to ``legacy``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -36,6 +37,15 @@ FALLBACKS: Final[tuple[Fallback, ...]] = ("legacy", "fail")
 
 MAX_TEXT = 1000
 """Longest ``reason`` / ``updated_by`` kept with a record."""
+
+DEFAULT_MAX_CANDIDATE_ERROR_RATE: Final = 0.001
+"""The share of shadow comparisons in which the candidate may raise or time out."""
+
+DEFAULT_ROLLOUT_STEPS: Final[tuple[float, ...]] = (5.0, 25.0, 50.0, 100.0)
+"""The percentages ``cutover promote`` steps through after 0 (a worker's ``rollout`` may
+name its own)."""
+
+MAX_ROLLOUT_STEPS: Final = 20
 
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,199}")
 _QUEUE = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
@@ -110,6 +120,23 @@ def _timestamp(path: str, value: Any) -> str | None:
     raise FlagValidationError(path, value, "null or an ISO-8601 timestamp")
 
 
+def _rollout_steps(path: str, value: Any) -> tuple[float, ...]:
+    """Empty (the default plan), or percentages above 0, strictly increasing, ending at 100."""
+    allowed = (
+        f"an empty list (the default plan) or at most {MAX_ROLLOUT_STEPS} percentages above 0, "
+        "strictly increasing, ending at 100, e.g. [5, 25, 50, 100]"
+    )
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise FlagValidationError(path, value, allowed)
+    steps: list[float] = []
+    for index, item in enumerate(value):
+        steps.append(_number(f"{path}[{index}]", item, 0.0, 100.0, above_low=True))
+    increasing = all(low < high for low, high in itertools.pairwise(steps))
+    if len(steps) > MAX_ROLLOUT_STEPS or not increasing or (steps and steps[-1] != 100.0):
+        raise FlagValidationError(path, list(value), allowed)
+    return tuple(steps)
+
+
 def _set(obj: object, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)
 
@@ -182,6 +209,13 @@ class ShadowConfig:
     Only the shim acts on this; the control result (the engine the call was routed to) is
     always what the caller gets. ``max_mismatch_rate``, ``max_candidate_p95_ratio`` and
     ``min_comparisons`` are the gate a candidate must pass before it may be promoted.
+    ``max_mismatch_rate`` and ``max_candidate_error_rate`` (a candidate that raised or timed
+    out), over at least ``min_comparisons`` recent comparisons, are also what the automatic
+    guard (:mod:`cutover.ops.guard`) rolls a worker back on.
+
+    ``max_candidate_error_rate`` was added after records were first stored: it is left out of
+    :meth:`to_dict` while it has its default, so a process running an older version of the
+    model (which refuses unknown fields) still reads the records this one writes.
     """
 
     PATH: ClassVar[str] = "shadow."
@@ -198,6 +232,7 @@ class ShadowConfig:
     max_mismatch_rate: float = 0.001
     max_candidate_p95_ratio: float = 1.5
     min_comparisons: int = 1000
+    max_candidate_error_rate: float = DEFAULT_MAX_CANDIDATE_ERROR_RATE
 
     def __post_init__(self) -> None:
         p = self.PATH
@@ -222,10 +257,12 @@ class ShadowConfig:
         )
         _set(self, "max_candidate_p95_ratio", ratio)
         _integer(p + "min_comparisons", self.min_comparisons, 0, 1_000_000_000)
+        errors = _number(p + "max_candidate_error_rate", self.max_candidate_error_rate, 0.0, 1.0)
+        _set(self, "max_candidate_error_rate", errors)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of this configuration."""
-        return {
+        """A JSON-ready dict of this configuration (newer fields only when not default)."""
+        data: dict[str, Any] = {
             "route": self.route,
             "sample": self.sample,
             "timeout_s": self.timeout_s,
@@ -239,6 +276,9 @@ class ShadowConfig:
             "max_candidate_p95_ratio": self.max_candidate_p95_ratio,
             "min_comparisons": self.min_comparisons,
         }
+        if self.max_candidate_error_rate != DEFAULT_MAX_CANDIDATE_ERROR_RATE:
+            data["max_candidate_error_rate"] = self.max_candidate_error_rate
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> ShadowConfig:
@@ -290,6 +330,11 @@ class FlagRecord:
     :func:`flags.routing.decide`) and ``base`` otherwise. ``kill`` forces ``legacy``.
     ``version`` is 0 for a worker that was never written and increments on every change;
     ``updated_at`` / ``updated_by`` / ``reason`` describe the last change.
+
+    ``rollout`` is the worker's own plan for ``cutover promote`` (the percentages after 0);
+    empty means :data:`DEFAULT_ROLLOUT_STEPS`. It was added after records were first stored,
+    so :meth:`to_dict` leaves it out while it is empty: a process running an older version
+    of the model (which refuses unknown fields) still reads what this one writes.
     """
 
     PATH: ClassVar[str] = ""
@@ -304,6 +349,7 @@ class FlagRecord:
     priority: int = 0
     queue: str | None = None
     fallback: Fallback = "legacy"
+    rollout: tuple[float, ...] = ()
     version: int = 0
     updated_at: str | None = None
     updated_by: str | None = None
@@ -328,14 +374,18 @@ class FlagRecord:
                 "queue", self.queue, "null or 1-200 characters: letters, digits and _ . : -"
             )
         _one_of("fallback", self.fallback, FALLBACKS)
+        _set(self, "rollout", _rollout_steps("rollout", self.rollout))
         _integer("version", self.version, 0, 2**53)
         _timestamp("updated_at", self.updated_at)
         _optional_text("updated_by", self.updated_by)
         _optional_text("reason", self.reason)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (the format of the stores and of ``--json``)."""
-        return {
+        """A JSON-ready dict of every field (the format of the stores and of ``--json``).
+
+        ``rollout`` only when a plan of its own is set (see the class docstring).
+        """
+        data: dict[str, Any] = {
             "route": self.route,
             "percent": self.percent,
             "base": self.base,
@@ -351,6 +401,9 @@ class FlagRecord:
             "updated_by": self.updated_by,
             "reason": self.reason,
         }
+        if self.rollout:
+            data["rollout"] = list(self.rollout)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> FlagRecord:
@@ -408,7 +461,9 @@ def _fields_of(cls: type[_Record], data: Any, path: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "DEFAULT_MAX_CANDIDATE_ERROR_RATE",
     "DEFAULT_RECORD",
+    "DEFAULT_ROLLOUT_STEPS",
     "ENGINES",
     "FALLBACKS",
     "HYBRID_MODES",

@@ -30,7 +30,11 @@ from flags.model import (
     validate_worker_id,
 )
 
-Action: TypeAlias = Literal["set", "kill", "unkill", "global-kill", "global-unkill"]
+Action: TypeAlias = Literal[
+    "set", "kill", "unkill", "global-kill", "global-unkill", "promote", "rollback"
+]
+"""What a change was, as the audit trail shows it (``promote`` / ``rollback``: see
+:mod:`cutover.ops.rollout`)."""
 
 GLOBAL = "*"
 """The ``worker`` of audit entries about the global kill switch."""

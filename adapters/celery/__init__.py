@@ -9,7 +9,9 @@ Modules, one job each:
 - ``worker_loop`` the per-process event loop the worker runs coroutines on,
 - ``results``    the client side: await task results without blocking the event loop,
 - ``publisher``  the client side: send messages off the event loop,
-- ``dlq``        the dead-letter store: list and replay refused or exhausted work,
+- ``dlq``        the dead-letter store: list and replay refused or exhausted work (one
+                 interface; ``dlq_backends/`` holds the Redis and RabbitMQ stores),
+- ``replay``     publish a dead letter again,
 - ``engine``     :class:`CeleryEngine`, the ``ExecutionEngine`` for the rest of cutover.
 
 Importing this package imports nothing from Celery; ``engine`` does so on ``start()``.

@@ -1,8 +1,10 @@
 """The Celery application of cutover.
 
 ``celery -A adapters.celery.app worker`` (or ``cutover worker celery``) runs a worker for it,
-so Flower and ``celery inspect`` work as usual. Configuration comes from the environment
-(:mod:`adapters.celery.settings`); only the typed JSON serializer is accepted.
+so Flower and ``celery inspect`` work as usual; ``celery -A adapters.celery.app beat`` runs
+the automatic guard on its schedule (:mod:`adapters.celery.guard_task`). Configuration comes
+from the environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is
+accepted.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from adapters.celery import tasks, worker_loop
+from adapters.celery import guard_task, tasks, worker_loop
 from adapters.celery.settings import CelerySettings
 from adapters.codec import register_with_kombu
 
@@ -24,6 +26,7 @@ def create_app(settings: CelerySettings | None = None) -> Celery:
     celery_app = Celery("cutover", set_as_current=False)
     celery_app.conf.update(settings.celery_config())
     tasks.register(celery_app)
+    guard_task.register(celery_app)  # the automatic guard and its Beat schedule
     return celery_app
 
 

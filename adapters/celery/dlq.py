@@ -1,28 +1,63 @@
 """The dead-letter store: work that was refused or ran out of retries, kept for replay.
 
-Entries live in one capped Redis stream (``cutover:dlq``) on the result backend's Redis,
-each with the payload (task reference, items, options, queue), the exception (type,
+Every entry holds the payload (task reference, items, options, queue), the exception (type,
 message, traceback), the reason and the time. ``cutover dlq list`` shows them and
-``cutover dlq replay ID`` publishes the payload again and removes the entry.
+``cutover dlq replay ID`` publishes the payload again, then drops the entry.
+
+One interface, :class:`DeadLetterStore`, and one module per implementation under
+:mod:`adapters.celery.dlq_backends`, chosen by URL scheme (as kombu picks a transport):
+
+- ``redis://`` / ``rediss://``: a capped Redis stream (``cutover:dlq``);
+- ``amqp://`` / ``amqps://``: RabbitMQ's dead-letter exchange ``cutover.dlx`` and its durable
+  queue ``cutover.dead``.
+
+Which store a deployment uses is decided in one place, :func:`open_dead_letter_store`: with
+RabbitMQ as broker the dead letters stay in RabbitMQ, beside the messages they came from
+(an operator may also point a queue policy's ``dead-letter-exchange`` at ``cutover.dlx``, and
+what RabbitMQ dead-letters by itself shows up in the same list); with a Redis broker they
+live in the result backend's Redis.
 """
 
 from __future__ import annotations
 
-import time
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-import redis
-
-from adapters import codec
+from cutover.errors import ConfigurationError, DeadLetterError
+from cutover.logs import mask_url
 
 DLQ_STREAM = "cutover:dlq"
+"""The Redis stream of the Redis store."""
+DLQ_EXCHANGE = "cutover.dlx"
+"""The AMQP store's dead-letter exchange (fanout, durable)."""
+DLQ_QUEUE = "cutover.dead"
+"""The AMQP store's durable queue, bound to :data:`DLQ_EXCHANGE`."""
 DLQ_MAX_ENTRIES = 100_000
+"""Both stores are capped: past this, the oldest entries are dropped."""
+
+_BACKENDS = {
+    "redis": "adapters.celery.dlq_backends.redis:RedisDeadLetterStore",
+    "rediss": "adapters.celery.dlq_backends.redis:RedisDeadLetterStore",
+    "amqp": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
+    "amqps": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
+    "pyamqp": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
+}
+_AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """One entry of the dead-letter store."""
+    """One entry of the dead-letter store.
+
+    ``replayable`` is false for an entry whose payload cannot be read back (a message the
+    broker dead-lettered in an encoding the workers refuse, such as pickle): it can be shown
+    and purged, never replayed.
+    """
 
     entry_id: str
     reason: str
@@ -35,6 +70,7 @@ class DeadLetter:
     exc_message: str
     traceback: str
     failed_at: float
+    replayable: bool = True
 
     def summary(self) -> dict[str, Any]:
         """A printable view without the (possibly large) items."""
@@ -49,14 +85,33 @@ class DeadLetter:
             "call_id": self.options.get("call_id", ""),
             "exception": f"{self.exc_type}: {self.exc_message}",
             "failed_at": self.failed_at,
+            "replayable": self.replayable,
         }
 
 
 class DeadLetterStore:
-    """Append, list, fetch and remove dead letters in a Redis stream."""
+    """Append, list, fetch, claim and remove dead letters.
 
-    def __init__(self, redis_url: str) -> None:
-        self._client = redis.Redis.from_url(redis_url)
+    ``DeadLetterStore(url)`` returns the implementation for the URL's scheme, so code that
+    only knows a URL (and code written when there was one store) needs no other import.
+    Implementations override every method that raises ``NotImplementedError`` here.
+    """
+
+    url: str
+
+    def __new__(cls, url: str, **options: Any) -> DeadLetterStore:
+        if cls is DeadLetterStore:
+            cls = backend_class(url)
+        return super().__new__(cls)
+
+    def __init__(self, url: str, **options: Any) -> None:
+        """``options`` are the TLS settings of the connection (see ``CelerySettings``)."""
+        self.url = url
+
+    @property
+    def display_url(self) -> str:
+        """The store's URL with its password masked: what logs and the CLI show."""
+        return mask_url(self.url)
 
     def add(
         self,
@@ -71,62 +126,127 @@ class DeadLetterStore:
         exc_message: str,
         traceback: str,
     ) -> str:
-        """Record one dead letter; returns its id."""
-        fields = {
-            "reason": reason,
-            "task_name": task_name,
-            "reference": reference,
-            "payload": codec.dumps({"items": items, "options": options}),
-            "queue": queue,
-            "exc_type": exc_type,
-            "exc_message": exc_message,
-            "traceback": traceback,
-            "failed_at": repr(time.time()),
-        }
-        entry_id = self._client.xadd(
-            DLQ_STREAM, cast(Any, fields), maxlen=DLQ_MAX_ENTRIES, approximate=True
-        )
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        """Record one dead letter; returns its id. Raises what the backend raised."""
+        raise NotImplementedError
 
     def list(self, count: int = 100) -> list[DeadLetter]:
         """The newest ``count`` dead letters, newest first."""
-        rows: list[Any] = cast(Any, self._client.xrevrange(DLQ_STREAM, count=count)) or []
-        return [self._decode(entry_id, fields) for entry_id, fields in rows]
+        raise NotImplementedError
 
     def get(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by id, or ``None``."""
-        rows: list[Any] = cast(Any, self._client.xrange(DLQ_STREAM, min=entry_id, max=entry_id))
-        return self._decode(*rows[0]) if rows else None
+        raise NotImplementedError
 
     def remove(self, entry_id: str) -> bool:
-        """Delete one entry (after a successful replay)."""
-        return bool(self._client.xdel(DLQ_STREAM, entry_id))
+        """Delete one entry; False when there was none."""
+        raise NotImplementedError
 
     def count(self) -> int:
         """How many dead letters are stored."""
-        return int(self._client.xlen(DLQ_STREAM))
+        raise NotImplementedError
+
+    def purge(self) -> int:
+        """Delete every dead letter; returns how many there were."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        """Release the connection pool."""
-        self._client.close()
+        """Release the connections."""
+        raise NotImplementedError
 
-    @staticmethod
-    def _decode(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
-        text = {key.decode(): value for key, value in fields.items()}
-        payload = codec.loads(text["payload"])
-        return DeadLetter(
-            entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
-            reason=text["reason"].decode(),
-            task_name=text["task_name"].decode(),
-            reference=text["reference"].decode(),
-            items=list(payload["items"]),
-            options=dict(payload["options"]),
-            queue=text["queue"].decode(),
-            exc_type=text["exc_type"].decode(),
-            exc_message=text["exc_message"].decode(),
-            traceback=text["traceback"].decode(),
-            failed_at=float(text["failed_at"]),
+    @contextmanager
+    def claim(self, entry_id: str) -> Iterator[DeadLetter]:
+        """The entry ``entry_id``, removed only if the ``with`` block succeeds.
+
+        Replay publishes inside the block, so a failed publish keeps the entry. Raises
+        :class:`DeadLetterError` when there is no such entry.
+        """
+        letter = self.get(entry_id)
+        if letter is None:
+            raise not_found(entry_id, self)
+        yield letter
+        self.remove(entry_id)
+
+    def __enter__(self) -> DeadLetterStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class DeadLetterConfig(Protocol):
+    """What :func:`open_dead_letter_store` reads: ``CelerySettings`` or a Celery app's conf."""
+
+    @property
+    def broker_url(self) -> str:
+        """The Celery broker."""
+        ...
+
+    @property
+    def result_backend(self) -> str:
+        """The Celery result backend (Redis)."""
+        ...
+
+
+def backend_class(url: str) -> type[DeadLetterStore]:
+    """The implementation for ``url``'s scheme (imported on first use)."""
+    scheme = urlsplit(url).scheme.lower()
+    target = _BACKENDS.get(scheme)
+    if target is None:
+        raise ConfigurationError(
+            f"dead-letter store {mask_url(url)!r}: unknown scheme {scheme!r}; expected "
+            "redis://, rediss://, amqp:// or amqps://"
         )
+    module_name, _, class_name = target.partition(":")
+    cls: type[DeadLetterStore] = getattr(importlib.import_module(module_name), class_name)
+    return cls
 
 
-__all__ = ["DLQ_STREAM", "DeadLetter", "DeadLetterStore"]
+def dead_letter_url(config: DeadLetterConfig) -> str:
+    """Where dead letters of this configuration live: an AMQP broker, else the backend."""
+    broker = str(config.broker_url)
+    if urlsplit(broker).scheme.lower() in _AMQP_SCHEMES:
+        return broker
+    return str(config.result_backend)
+
+
+def open_dead_letter_store(config: DeadLetterConfig) -> DeadLetterStore:
+    """The dead-letter store of a deployment: the one place that chooses it.
+
+    ``config`` is a :class:`~adapters.celery.settings.CelerySettings` (the CLI) or a Celery
+    app's ``conf`` (a worker: ``open_dead_letter_store(task.app.conf)``). Its TLS settings
+    (``broker_use_ssl`` / ``redis_backend_use_ssl``) apply to the store's connection.
+    """
+    url = dead_letter_url(config)
+    if urlsplit(url).scheme.lower() in _AMQP_SCHEMES:  # the broker itself
+        ssl = getattr(config, "broker_use_ssl", None)
+    else:
+        ssl = getattr(config, "redis_backend_use_ssl", None)
+    return backend_class(url)(url, ssl=ssl or None)
+
+
+def not_found(entry_id: str, store: DeadLetterStore) -> DeadLetterError:
+    """The error for an id that is not in ``store`` (the same words for every backend)."""
+    return DeadLetterError(
+        f"no dead letter {entry_id!r} in {store.display_url}: `cutover dlq list` shows the "
+        "ids that exist"
+    )
+
+
+__all__ = [
+    "DLQ_EXCHANGE",
+    "DLQ_MAX_ENTRIES",
+    "DLQ_QUEUE",
+    "DLQ_STREAM",
+    "DeadLetter",
+    "DeadLetterConfig",
+    "DeadLetterStore",
+    "backend_class",
+    "dead_letter_url",
+    "not_found",
+    "open_dead_letter_store",
+]

@@ -81,7 +81,9 @@ class CeleryEngine:
             return
         if self._app is None:
             await asyncio.to_thread(self._create_app_and_connect)
-        listener = ResultListener(self.settings.result_backend)
+        listener = ResultListener(
+            self.settings.result_backend, ssl=self.settings.redis_backend_use_ssl
+        )
         await listener.start()
         self._listeners[loop] = listener
         log.info(

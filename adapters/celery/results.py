@@ -45,9 +45,10 @@ class _Waiter:
 class ResultListener:
     """Resolves futures for task ids as their results are published. One per event loop."""
 
-    def __init__(self, backend_url: str) -> None:
+    def __init__(self, backend_url: str, *, ssl: dict[str, Any] | None = None) -> None:
+        """``ssl``: redis-py TLS options for a ``rediss://`` backend (certificate, CA file)."""
         self._backend_url = backend_url
-        self._redis = aioredis.Redis.from_url(backend_url)
+        self._redis = aioredis.Redis.from_url(backend_url, **(ssl or {}))
         self._pubsub = self._redis.pubsub()
         self.prefix = uuid.uuid4().hex[:16]
         self._waiters: dict[str, _Waiter] = {}

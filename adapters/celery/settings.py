@@ -13,7 +13,13 @@ variable                       default                            meaning
 ``CUTOVER_VISIBILITY_TIMEOUT`` ``2 * time limit + 60``            Redis broker redelivery
 ``CUTOVER_RESULT_TIMEOUT``     ``time limit + 60``                how long a caller waits
 ``CUTOVER_RESULT_EXPIRES``     ``3600``                           seconds results are kept
+``CUTOVER_TLS_CA_FILE``        *(the system's CAs)*               CA bundle for ``rediss://``
+                                                                  and ``amqps://`` peers
 =============================  =================================  ===========================
+
+TLS: a ``rediss://`` or ``amqps://`` URL turns TLS on with the peer's certificate *required*
+(and, for AMQP, its host name checked). Left alone, kombu would connect to ``rediss://``
+without verifying anything, and Celery would refuse a ``rediss://`` result backend outright.
 
 The visibility timeout must be longer than the time limit plus the longest retry backoff:
 otherwise the Redis broker redelivers a batch that is still running and it runs twice.
@@ -23,6 +29,7 @@ otherwise the Redis broker redelivers a batch that is still running and it runs 
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +42,7 @@ REDIS_SCHEMES = ("redis", "rediss")
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 QUEUE_PREFIX = "cutover."
 DEFAULT_QUEUE = "cutover.default"
+TLS_CA_FILE_ENV = "CUTOVER_TLS_CA_FILE"
 MAX_PRIORITY = 9
 """Priorities are 0 (lowest) .. 9 (highest) as in AMQP; the Redis transport inverts them."""
 
@@ -76,6 +84,7 @@ class CelerySettings:
     visibility_timeout: float = 660.0
     result_timeout: float = 360.0
     result_expires: float = 3600.0
+    tls_ca_file: str | None = None
 
     @classmethod
     def from_env(cls) -> CelerySettings:
@@ -86,7 +95,8 @@ class CelerySettings:
         visibility = _positive_float("CUTOVER_VISIBILITY_TIMEOUT", 2 * time_limit + 60)
         result_timeout = _positive_float("CUTOVER_RESULT_TIMEOUT", time_limit + 60)
         expires = _positive_float("CUTOVER_RESULT_EXPIRES", 3600.0)
-        settings = cls(broker, backend, time_limit, visibility, result_timeout, expires)
+        ca_file = os.environ.get(TLS_CA_FILE_ENV) or None
+        settings = cls(broker, backend, time_limit, visibility, result_timeout, expires, ca_file)
         settings.check()
         return settings
 
@@ -115,6 +125,39 @@ class CelerySettings:
         """Redis brokers invert priorities and need a visibility timeout."""
         return urlsplit(self.broker_url).scheme in REDIS_SCHEMES
 
+    @property
+    def restore_interval(self) -> float:
+        """Seconds between sweeps that requeue batches of dead Redis consumers."""
+        return min(10.0, max(1.0, self.visibility_timeout / 20))
+
+    @property
+    def broker_use_ssl(self) -> dict[str, Any] | None:
+        """TLS options of the broker connection (``None`` for a plain URL)."""
+        parts = urlsplit(self.broker_url)
+        if parts.scheme == "rediss":
+            return self._redis_tls()
+        if parts.scheme == "amqps":
+            options: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED}
+            if parts.hostname:
+                options["server_hostname"] = parts.hostname  # SNI, and the name is checked
+            if self.tls_ca_file:
+                options["ca_certs"] = self.tls_ca_file
+            return options
+        return None
+
+    @property
+    def redis_backend_use_ssl(self) -> dict[str, Any] | None:
+        """TLS options of the result backend connection (``None`` for ``redis://``)."""
+        if urlsplit(self.result_backend).scheme == "rediss":
+            return self._redis_tls()
+        return None
+
+    def _redis_tls(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        if self.tls_ca_file:
+            options["ssl_ca_certs"] = self.tls_ca_file
+        return options
+
     def celery_config(self) -> dict[str, Any]:
         """The Celery configuration (``app.conf``) that production needs."""
         from adapters.codec import CONTENT_TYPE, SERIALIZER_NAME
@@ -126,6 +169,11 @@ class CelerySettings:
                 "priority_steps": list(range(MAX_PRIORITY + 1)),
                 "sep": ":",
                 "queue_order_strategy": "priority",
+                # A batch whose worker died outright (SIGKILL, lost machine) waits in the
+                # unacked set until its visibility timeout passes; kombu's default sweep then
+                # looks only every 100 s. Sweep every visibility/20 s (1..10 s) instead.
+                "unacked_restore_interval": self.restore_interval,
+                "unacked_restore_throttle": 1,
             }
         return {
             "broker_url": self.broker_url,
@@ -157,6 +205,8 @@ class CelerySettings:
             "worker_send_task_events": True,
             "task_send_sent_event": True,
             "task_track_started": False,
+            "broker_use_ssl": self.broker_use_ssl,
+            "redis_backend_use_ssl": self.redis_backend_use_ssl,
         }
 
 
@@ -164,6 +214,7 @@ __all__ = [
     "DEFAULT_BROKER_URL",
     "DEFAULT_QUEUE",
     "MAX_PRIORITY",
+    "TLS_CA_FILE_ENV",
     "CelerySettings",
     "queue_for_worker",
 ]

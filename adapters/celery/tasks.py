@@ -24,7 +24,7 @@ from typing import Any
 
 from adapters.base import RetryPolicy
 from adapters.celery import worker_loop
-from adapters.celery.dlq import DeadLetterStore
+from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.remote_exceptions import encode_exception
 from adapters.task_refs import resolve_task
 from cutover.errors import TaskRefusedError
@@ -80,8 +80,9 @@ def _dead_letter(
     exc: BaseException,
 ) -> None:
     """Record the work in the dead-letter store; a failure to record is logged, not raised."""
-    store = DeadLetterStore(task.app.conf.result_backend)
+    store: DeadLetterStore | None = None
     try:
+        store = open_dead_letter_store(task.app.conf)
         entry_id = store.add(
             reason=reason,
             task_name=task.name,
@@ -105,7 +106,8 @@ def _dead_letter(
     except Exception:
         log.exception("dead_letter_failed", reference=reference, call_id=options.get("call_id"))
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def _run_guarded(

@@ -20,7 +20,12 @@ _COMMAND_MODULES = (
     "cutover.cli.demo_cmd",
     "cutover.cli.flags_cmd",
     "cutover.cli.worker_cmd",
+    "cutover.cli.dlq_cmd",
     "cutover.cli.shadow_cmd",
+    "cutover.cli.rollout_cmd",
+    "cutover.cli.guard_cmd",
+    "cutover.cli.metrics_cmd",
+    "cutover.cli.report_cmd",
     "cutover.cli.bench_cmd",
 )
 

@@ -6,8 +6,8 @@
     cutover flags get WORKER
     cutover flags set WORKER --route R [--percent P] [--base R] [--shadow R --sample S]
         [--hybrid-threshold N] [--hybrid-mode M] [--priority N] [--queue Q]
-        [--fallback legacy|fail] [--retries N] [--retryable NAME ...] [--expect-version V]
-        --reason TEXT [--actor A]
+        [--fallback legacy|fail] [--retries N] [--retryable NAME ...] [--rollout STEPS]
+        [--expect-version V] --reason TEXT [--actor A]
     cutover flags kill (WORKER | --all) --reason TEXT
     cutover flags unkill (WORKER | --all) --reason TEXT
     cutover flags history (WORKER | --all)
@@ -37,6 +37,7 @@ from flags.store import AuditEntry, FlagStore, diff
 from flags.stores import FLAGS_URL_ENV, open_store
 
 SHADOW_OFF = "off"
+PLAN_DEFAULT = "default"
 
 
 def default_actor() -> str:
@@ -103,6 +104,12 @@ def register(subparsers: Any) -> None:
     cmd.add_argument("--retries", metavar="N", help="retries of a failed call (0-100)")
     cmd.add_argument(
         "--retryable", metavar="NAME", nargs="+", help="exception class names to retry"
+    )
+    cmd.add_argument(
+        "--rollout",
+        metavar="STEPS",
+        help="the plan of `cutover promote`: percentages after 0, ending at 100 (e.g. "
+        f"5,25,50,100), or {PLAN_DEFAULT!r}",
     )
     cmd.add_argument(
         "--expect-version",
@@ -337,6 +344,9 @@ def apply_options(
         data["retries"]["max"] = _integer("retries.max", args.retries)
     if args.retryable is not None:
         data["retries"]["retryable"] = list(args.retryable)
+    if args.rollout is not None:
+        steps = [] if args.rollout == PLAN_DEFAULT else args.rollout.split(",")
+        data["rollout"] = [_number(f"rollout[{i}]", step.strip()) for i, step in enumerate(steps)]
     return FlagRecord.from_dict(data)
 
 

@@ -178,18 +178,38 @@ async def test_dead_letter_can_be_replayed(celery_engine: CeleryEngine) -> None:
     store.close()
 
 
+@pytest.fixture(
+    params=[
+        pytest.param(("celery_engine", "celery_redis_worker"), id="redis"),
+        pytest.param(("celery_amqp_engine", "celery_amqp_worker"), id="amqp"),
+    ]
+)
+def engine_and_worker(
+    request: pytest.FixtureRequest,
+) -> tuple[ExecutionEngine, CeleryWorkerProcess]:
+    """The session's Celery engine and its worker, on each broker in turn."""
+    engine_name, worker_name = request.param
+    return request.getfixturevalue(engine_name), request.getfixturevalue(worker_name)
+
+
+@pytest.mark.faults
 async def test_killed_worker_child_loses_nothing(
-    celery_engine: ExecutionEngine, celery_redis_worker: CeleryWorkerProcess
+    engine_and_worker: tuple[ExecutionEngine, CeleryWorkerProcess],
 ) -> None:
-    """SIGKILL of the child running a batch: the batch is redelivered, the result complete."""
+    """SIGKILL of the child running a batch: the batch is redelivered, the result complete.
+
+    The child kills itself mid-batch with a real SIGKILL; the pool's main process sees it
+    die and requeues the message (``task_reject_on_worker_lost``), on Redis and RabbitMQ.
+    """
+    engine, worker = engine_and_worker
     key = unique("die")
-    children_before = set(celery_redis_worker.child_pids())
+    children_before = set(worker.child_pids())
     items = [(key, i) for i in range(6)]
-    result = await celery_engine.map_batches(
+    result = await engine.map_batches(
         items, celery_tasks.die_once, 3, 2, CallOptions(worker_id="equiv", timeout_s=60)
     )
     assert [i * 10 for i in range(6)] == result
-    assert children_before != set(celery_redis_worker.child_pids())
+    assert children_before != set(worker.child_pids())
 
 
 async def test_worker_runs_every_batch_on_its_persistent_loop(

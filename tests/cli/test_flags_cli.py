@@ -184,6 +184,21 @@ def test_set_keeps_the_options_not_given(
     assert (None, None) == (record["shadow"], record["queue"])
 
 
+def test_set_rollout_names_the_plan_of_promote(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--rollout 1,10,100`` is kept with the flags; ``default`` clears it; a plan that does
+    not end at 100 is refused with the field and nothing is written."""
+    run(capsys, "flags", "set", "w", "--route", "celery", "--rollout", "1, 10,100", "--reason", "r")
+    assert [1.0, 10.0, 100.0] == run_json(capsys, "flags", "get", "w")["rollout"]
+    status, _, err = run(
+        capsys, "flags", "set", "w", "--route", "celery", "--rollout", "5,50", "--reason", "r"
+    )
+    assert 2 == status
+    assert "flag 'rollout': [5, 50] is not allowed" in err
+    run(capsys, "flags", "set", "w", "--route", "celery", "--rollout", "default", "--reason", "r")
+    record = run_json(capsys, "flags", "get", "w")
+    assert ("rollout" not in record, 2) == (True, record["version"])  # the refusal wrote nothing
+
+
 def test_list_shows_a_table_and_json(
     capsys: pytest.CaptureFixture[str], url_args: list[str]
 ) -> None:

@@ -105,6 +105,7 @@ async def test_candidate_that_raises_changes_nothing_for_the_caller(
     assert "RuntimeError: candidate exploded" == record.candidate_error
 
 
+@pytest.mark.faults
 async def test_candidate_that_hangs_is_cut_off_and_the_caller_does_not_wait(
     set_flags: SetFlags, recorder: MemoryShadowRecorder
 ) -> None:

@@ -24,6 +24,10 @@ percents = st.one_of(
 worker_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,40}", fullmatch=True)
 routing_keys = st.text(max_size=40)
 paths = st.from_regex(r"[a-z_][a-z0-9_.\[\]]{0,20}", fullmatch=True)
+rollout_plans = st.just(()) | st.lists(
+    st.floats(min_value=0.01, max_value=99.99), min_size=0, max_size=5, unique=True
+).map(lambda steps: (*sorted(steps), 100.0))
+"""The default plan (empty), or increasing steps above 0 ending at 100."""
 exception_names = st.from_regex(
     r"[A-Za-z_][A-Za-z0-9_]{0,15}(\.[A-Za-z_][A-Za-z0-9_]{0,15})?", fullmatch=True
 )
@@ -51,6 +55,7 @@ shadow_configs = st.builds(
     max_mismatch_rate=unit,
     max_candidate_p95_ratio=st.floats(min_value=0.01, max_value=1000.0),
     min_comparisons=st.integers(min_value=0, max_value=10**6),
+    max_candidate_error_rate=unit,
 )
 
 retry_policies = st.builds(
@@ -72,5 +77,6 @@ flag_records = st.builds(
     priority=st.integers(min_value=0, max_value=9),
     queue=st.none() | st.from_regex(r"[A-Za-z0-9_.:-]{1,30}", fullmatch=True),
     fallback=st.sampled_from(FALLBACKS),
+    rollout=rollout_plans,
     version=st.integers(min_value=0, max_value=10**6),
 )

@@ -251,6 +251,18 @@ def test_every_change_is_audited_with_who_when_why_and_old_to_new(store: FlagSto
     assert "kill" == store.history("billing", limit=1)[0].action
 
 
+def test_promote_and_rollback_are_audited_under_their_own_actions(store: FlagStore) -> None:
+    """Every store keeps the ``promote`` / ``rollback`` action of the rollout commands."""
+    store.update(
+        "w", lambda r: r.changed(route="celery", percent=5), actor="a", reason="up",
+        action="promote",
+    )  # fmt: skip
+    store.update("w", lambda r: r.changed(percent=0), actor="g", reason="down", action="rollback")
+    assert [("promote", "a"), ("rollback", "g")] == [
+        (entry.action, entry.actor) for entry in store.history("w")
+    ]
+
+
 def test_the_global_kill_switch_is_stored_and_audited(store: FlagStore) -> None:
     """set_global_kill flips the switch and appends a global-kill entry to the global history."""
     assert store.get_global_kill() is False

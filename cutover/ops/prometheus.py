@@ -1,0 +1,217 @@
+"""Prometheus metrics of the cutover: a collector over :mod:`compat.metrics` and the flags.
+
+Nothing is counted here: :mod:`compat.metrics` keeps the numbers on the hot path (with no
+``prometheus_client`` import), and :class:`CutoverCollector` turns them into metric families
+when Prometheus scrapes:
+
+=======================================  ====================================================
+``cutover_calls_total``                  calls by ``worker`` and ``route`` (the engine that ran)
+``cutover_items_total``                  items of those calls
+``cutover_errors_total``                 calls that raised
+``cutover_fallbacks_total``              calls moved to legacy because ``route`` was unavailable
+``cutover_call_duration_seconds``        histogram of call latency by ``worker`` and ``route``
+``cutover_shadow_outcomes_total``        shadow experiments by ``worker``, ``candidate`` and
+                                         ``outcome`` (match, mismatch, both_failed,
+                                         candidate_error, candidate_timeout, skipped_unsafe,
+                                         skipped_saturated, cancelled)
+``cutover_flag_version``                 current flag version per ``worker``
+``cutover_flag_percent``                 share of calls on ``route`` (the rest on ``base``)
+``cutover_flag_killed``                  1 when the worker's kill switch is on
+``cutover_flags_global_kill``            1 when every worker is forced onto legacy
+``cutover_flags_stale``                  1 when the flags could not be read at the last try
+=======================================  ====================================================
+
+Any other counter of :mod:`compat.metrics` is exported as ``cutover_<name>_total``.
+
+Counters live in the process that makes the calls, so a host application exposes them
+itself: :func:`register_collector` adds the collector to its registry (the default one if it
+already serves ``/metrics``), :func:`make_wsgi_app` gives a WSGI app to mount, and
+:func:`start_metrics_server` serves one on a port. ``cutover metrics --port N`` serves the
+flags (and this process's counters, which are zero there) for a fleet-wide view of the
+rollout.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import make_wsgi_app as _prometheus_wsgi_app
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+import flags
+from compat import metrics
+from cutover.errors import ConfigurationError
+from flags.model import FlagRecord
+
+PREFIX: Final = "cutover"
+SHADOW_PREFIX: Final = "shadow_"
+
+_CALL_COUNTERS: Final = {
+    "calls": "Calls routed by the shim, by worker and the engine that ran them.",
+    "items": "Items in the calls routed by the shim.",
+    "errors": "Routed calls that raised.",
+    "fallbacks": "Calls moved to legacy because their engine could not take them.",
+}
+_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+FlagView = Callable[[], "flags.FlagTable"]
+"""Where the collector reads the flags: a function returning a live flag table."""
+
+
+def _metric_name(name: str) -> str:
+    return _NAME.sub("_", name)
+
+
+class CutoverCollector(Collector):
+    """Every cutover metric, read at scrape time (see the module docstring).
+
+    ``table`` returns the flag table to read (default: the process-wide one the router uses,
+    :func:`flags.get_table`).
+    """
+
+    def __init__(self, table: FlagView | None = None) -> None:
+        self._table = table or flags.get_table
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing up front: the label values are only known at scrape time."""
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        """The metric families of this moment."""
+        yield from self._counters(metrics.snapshot())
+        yield self._latency(metrics.latency_snapshot())
+        yield from self._flags()
+
+    def _counters(self, counts: Mapping[tuple[str, str, str], int]) -> Iterable[Metric]:
+        families: dict[str, CounterMetricFamily] = {
+            name: CounterMetricFamily(f"{PREFIX}_{name}", help_text, labels=("worker", "route"))
+            for name, help_text in _CALL_COUNTERS.items()
+        }
+        shadow = CounterMetricFamily(
+            f"{PREFIX}_shadow_outcomes",
+            "Shadow experiments by worker, candidate engine and outcome.",
+            labels=("worker", "candidate", "outcome"),
+        )
+        for (name, worker, route), amount in sorted(counts.items()):
+            if name.startswith(SHADOW_PREFIX):
+                shadow.add_metric((worker, route, name[len(SHADOW_PREFIX) :]), amount)
+                continue
+            family = families.get(name)
+            if family is None:
+                family = families[name] = CounterMetricFamily(
+                    f"{PREFIX}_{_metric_name(name)}",
+                    f"The shim's {name!r} counter.",
+                    labels=("worker", "route"),
+                )
+            family.add_metric((worker, route), amount)
+        yield from families.values()
+        yield shadow
+
+    @staticmethod
+    def _latency(histograms: Mapping[tuple[str, str], metrics.LatencySnapshot]) -> Metric:
+        family = HistogramMetricFamily(
+            f"{PREFIX}_call_duration_seconds",
+            "Latency of routed calls, by worker and the engine that ran them.",
+            labels=("worker", "route"),
+        )
+        for (worker, route), histogram in sorted(histograms.items()):
+            buckets = [
+                ("+Inf" if bound == float("inf") else repr(bound), float(total))
+                for bound, total in histogram.cumulative()
+            ]
+            family.add_metric((worker, route), buckets, histogram.sum_s)
+        return family
+
+    def _flags(self) -> Iterable[Metric]:
+        table = self._table()
+        records: Mapping[str, FlagRecord] = table.workers()
+        version = GaugeMetricFamily(
+            f"{PREFIX}_flag_version", "Current flag version per worker.", labels=("worker",)
+        )
+        percent = GaugeMetricFamily(
+            f"{PREFIX}_flag_percent",
+            "Share of a worker's calls (percent) that take its route; the rest take its base.",
+            labels=("worker", "route", "base"),
+        )
+        killed = GaugeMetricFamily(
+            f"{PREFIX}_flag_killed", "1 when a worker's kill switch is on.", labels=("worker",)
+        )
+        for worker, record in sorted(records.items()):
+            version.add_metric((worker,), record.version)
+            percent.add_metric((worker, record.route, record.base), record.percent)
+            killed.add_metric((worker,), 1.0 if record.kill else 0.0)
+        yield version
+        yield percent
+        yield killed
+        yield GaugeMetricFamily(
+            f"{PREFIX}_flags_global_kill",
+            "1 when the global kill switch forces every worker onto legacy.",
+            value=1.0 if table.global_kill else 0.0,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_flags_stale",
+            "1 when the flag store could not be read at the last try.",
+            value=1.0 if table.stale else 0.0,
+        )
+
+
+def build_registry(table: FlagView | None = None) -> CollectorRegistry:
+    """A registry holding only the cutover collector (what ``cutover metrics`` serves)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CutoverCollector(table))
+    return registry
+
+
+def register_collector(
+    registry: CollectorRegistry | None = None, table: FlagView | None = None
+) -> CutoverCollector:
+    """Add the cutover collector to ``registry`` (default: prometheus_client's global one).
+
+    For a host application that already serves ``/metrics``: call it once at start-up.
+    """
+    from prometheus_client import REGISTRY
+
+    collector = CutoverCollector(table)
+    (registry or REGISTRY).register(collector)
+    return collector
+
+
+def make_wsgi_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]:
+    """A WSGI app serving ``registry`` (default: :func:`build_registry`) to mount at a path."""
+    return _prometheus_wsgi_app(registry or build_registry())
+
+
+def start_metrics_server(
+    port: int, addr: str = "0.0.0.0", registry: CollectorRegistry | None = None
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve ``registry`` (default: :func:`build_registry`) on ``addr:port`` in a thread.
+
+    Returns ``(server, thread)``; ``server.shutdown()`` stops it. A port that cannot be bound
+    is a :class:`~cutover.errors.ConfigurationError`.
+    """
+    try:
+        return start_http_server(port, addr=addr, registry=registry or build_registry())
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot serve metrics on {addr}:{port}: {exc.strerror or exc}; choose another port"
+        ) from exc
+
+
+__all__ = [
+    "CutoverCollector",
+    "build_registry",
+    "make_wsgi_app",
+    "register_collector",
+    "start_metrics_server",
+]

@@ -1,0 +1,202 @@
+"""``cutover dlq``: list, show, replay and purge, against both real stores.
+
+Entries are written straight into the store (what a worker does), so these tests need no
+worker: a replay is checked by the message it leaves on a queue nobody consumes. The worker
+side (a batch out of retries dead-lettered, then replayed to success) is in
+``tests/faults/test_rabbitmq_dead_letters.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import kombu
+import pytest
+import redis
+
+from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
+from adapters.celery.settings import CelerySettings
+from adapters.celery.tasks import RUN_BATCH
+from cutover.cli import main
+from tests.support.services import TEST_AMQP_URL, TEST_BACKEND_URL, TEST_BROKER_URL, require_service
+
+pytestmark = pytest.mark.celery
+
+BROKERS = {"redis": TEST_BROKER_URL, "amqp": TEST_AMQP_URL}
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker(request: pytest.FixtureRequest) -> str:
+    """Each broker in turn (the dead-letter store follows it)."""
+    require_service("Redis", "127.0.0.1", 6379)
+    if request.param == "amqp":
+        require_service("RabbitMQ", "127.0.0.1", 5672)
+    return str(request.param)
+
+
+@pytest.fixture
+def store(broker: str) -> Iterator[DeadLetterStore]:
+    """The dead-letter store of ``broker``; entries of the test are removed afterwards."""
+    opened = open_dead_letter_store(
+        CelerySettings(broker_url=BROKERS[broker], result_backend=TEST_BACKEND_URL)
+    )
+    yield opened
+    opened.close()
+
+
+def urls(broker: str) -> list[str]:
+    """The CLI options that select ``broker``'s store."""
+    return ["--broker-url", BROKERS[broker], "--backend-url", TEST_BACKEND_URL]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``cutover ARGV`` in-process: exit status, stdout, stderr."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def add_letter(store: DeadLetterStore, queue: str, items: list[Any]) -> str:
+    """One dead letter as a worker records it."""
+    return store.add(
+        reason="retries-exhausted",
+        task_name=RUN_BATCH,
+        reference="tests.adapters.equiv_tasks:double",
+        items=items,
+        options={"worker": "cli", "call_id": uuid.uuid4().hex, "retry": {}},
+        queue=queue,
+        exc_type="FlakyError",
+        exc_message="attempt 2 failed",
+        traceback="Traceback (most recent call last):\nFlakyError: attempt 2 failed\n",
+    )
+
+
+def waiting_on(broker: str, queue: str) -> int:
+    """Messages waiting in ``queue`` (which nobody consumes)."""
+    if broker == "redis":
+        client = redis.Redis.from_url(TEST_BROKER_URL)
+        try:
+            return sum(int(client.llen(key)) for key in client.keys(f"{queue}*"))
+        finally:
+            client.close()
+    with kombu.Connection(TEST_AMQP_URL) as connection:
+        channel = connection.channel()
+        try:
+            return int(channel.queue_declare(queue, passive=True).message_count)
+        finally:
+            channel.close()
+
+
+def drop_queue(broker: str, queue: str) -> None:
+    """Remove the unconsumed queue a replay created."""
+    if broker == "redis":
+        client = redis.Redis.from_url(TEST_BROKER_URL)
+        try:
+            client.delete(*client.keys(f"{queue}*") or [queue])
+        finally:
+            client.close()
+        return
+    with kombu.Connection(TEST_AMQP_URL) as connection:
+        channel = connection.channel()
+        try:
+            channel.queue_delete(queue)
+        finally:
+            channel.close()
+
+
+def test_list_show_replay_and_purge(
+    broker: str, store: DeadLetterStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry is listed and shown in full; replay sends it once and removes it."""
+    queue = f"cutover.dlq-cli-{uuid.uuid4().hex[:8]}"
+    entry_id = add_letter(store, queue, [(1, 2), {"k": b"v"}])
+
+    status, out, _ = run(capsys, "dlq", "list", *urls(broker))
+    assert 0 == status
+    assert entry_id in out
+    assert "retries-exhausted" in out
+
+    status, out, _ = run(capsys, "dlq", "show", entry_id, "--json", *urls(broker))
+    shown = json.loads(out)
+    assert (0, 2, "FlakyError: attempt 2 failed") == (
+        status,
+        len(shown["items"]),
+        shown["exception"],
+    )
+    assert "Traceback" in shown["traceback"]
+
+    try:
+        status, out, _ = run(capsys, "dlq", "replay", entry_id, "--json", *urls(broker))
+        replayed = json.loads(out)["replayed"]
+        assert (0, [entry_id]) == (status, [r["id"] for r in replayed])
+        assert 1 == waiting_on(broker, queue)
+        assert store.get(entry_id) is None
+    finally:
+        drop_queue(broker, queue)
+
+    status, _, err = run(capsys, "dlq", "replay", entry_id, *urls(broker))
+    assert 2 == status
+    assert f"no dead letter {entry_id!r}" in err
+
+
+def test_purge_one_and_purge_all_needs_yes(
+    broker: str, store: DeadLetterStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``purge ID`` drops one entry; ``purge --all`` refuses without ``--yes``."""
+    first = add_letter(store, "cutover.nobody", [1])
+    second = add_letter(store, "cutover.nobody", [2])
+
+    status, out, _ = run(capsys, "dlq", "purge", first, *urls(broker))
+    assert (0, "purged 1 dead letter") == (status, out.strip())
+    assert store.get(first) is None
+    assert store.get(second) is not None
+
+    status, _, err = run(capsys, "dlq", "purge", "--all", *urls(broker))
+    assert 2 == status
+    assert "--yes" in err
+    assert store.get(second) is not None
+    store.remove(second)
+
+
+def test_a_dead_letter_rabbitmq_made_itself_is_listed_but_never_replayed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pickled task that a queue policy dead-lettered: shown as refused content, not replayed."""
+    require_service("RabbitMQ", "127.0.0.1", 5672)
+    from adapters.celery.dlq_backends.amqp import EXCHANGE, QUEUE
+
+    task_id = uuid.uuid4().hex
+    with kombu.Connection(TEST_AMQP_URL) as connection, connection.Producer() as producer:
+        producer.publish(
+            b"\x80\x04K\x01.",
+            exchange=EXCHANGE,
+            routing_key="cutover.billing",
+            content_type="application/x-python-serialize",
+            content_encoding="binary",
+            headers={
+                "task": RUN_BATCH,
+                "id": task_id,
+                "x-first-death-reason": "rejected",
+                "x-first-death-queue": "cutover.billing",
+            },
+            declare=[QUEUE],
+        )
+    urls_amqp = urls("amqp")
+    status, out, _ = run(capsys, "dlq", "show", task_id, "--json", *urls_amqp)
+    shown = json.loads(out)
+    assert (0, "broker-rejected", "cutover.billing", False) == (
+        status,
+        shown["reason"],
+        shown["queue"],
+        shown["replayable"],
+    )
+    status, _, err = run(capsys, "dlq", "replay", task_id, *urls_amqp)
+    assert 2 == status
+    assert "cannot be replayed" in err
+    status, _, _ = run(capsys, "dlq", "purge", task_id, *urls_amqp)
+    assert 0 == status
+    status, _, _ = run(capsys, "dlq", "show", task_id, *urls_amqp)
+    assert 2 == status

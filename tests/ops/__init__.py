@@ -1,0 +1,1 @@
+"""Tests of cutover.ops: rollout, guard, metrics, the HTML report, and logging."""

@@ -1,0 +1,185 @@
+"""Guarded promotion and instant rollback, against real flags and records in Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from compat.shadow.recorders.redis_recorder import RedisShadowRecorder
+from cutover.cli import main
+from cutover.errors import NotReadyError, RolloutError
+from cutover.ops.rollout import describe_plan, next_step, plan_of, position, promote, rollback
+from flags import FlagRecord, FlagStore, ShadowConfig
+from flags.model import DEFAULT_ROLLOUT_STEPS
+from tests.ops.support import WriteRecords, outcomes
+
+GATE = ShadowConfig(route="celery", sample=0.5, min_comparisons=200, max_mismatch_rate=0.01)
+"""A gate small enough to fill in a test: 200 comparisons, at most 1% disagreements."""
+
+
+def shadowing(store: FlagStore, worker: str = "billing", **flags: object) -> FlagRecord:
+    """Put ``worker`` on legacy with celery shadowed behind it (plus ``flags``)."""
+    record = FlagRecord(shadow=GATE).changed(**flags)
+    return store.put(worker, record, expected_version=0, actor="test", reason="start shadow")
+
+
+def test_default_plan_is_0_5_25_50_100() -> None:
+    """The plan after 0 is 5, 25, 50, 100, and each step is the next one above the current."""
+    assert (5.0, 25.0, 50.0, 100.0) == DEFAULT_ROLLOUT_STEPS
+    assert DEFAULT_ROLLOUT_STEPS == plan_of(FlagRecord())
+    assert [5.0, 25.0, 50.0, 100.0, None] == [
+        next_step(DEFAULT_ROLLOUT_STEPS, current) for current in (0, 5, 25, 50, 100)
+    ]
+    assert 25.0 == next_step(DEFAULT_ROLLOUT_STEPS, 10.0)  # off-plan percent: the next step
+    assert "0 -> 5 -> [25] -> 50 -> 100" == describe_plan(DEFAULT_ROLLOUT_STEPS, 25.0)
+
+
+def test_position_is_the_share_off_the_base() -> None:
+    """Route == base or a kill switch means nothing leaves the base, whatever the percent."""
+    assert 0.0 == position(FlagRecord())
+    assert 25.0 == position(FlagRecord(route="celery", percent=25))
+    assert 0.0 == position(FlagRecord(route="celery", percent=25, kill=True))
+
+
+def test_promote_refuses_when_the_verdict_fails_and_names_the_numbers(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """5% mismatches is over the 1% gate: refused with the numbers, and nothing is written."""
+    shadowing(store)
+    write_records("billing", outcomes(match=190, mismatch=10), at=time.time())
+    with pytest.raises(NotReadyError) as refused:
+        promote("billing", "looks fine", "alice", store=store, recorder=recorder)
+    message = str(refused.value)
+    assert "billing is not ready to go from 0% to 5% on celery" in message
+    assert "mismatch rate: 5.00% (10 of 200) <= 1.00% allowed" in message
+    assert "--force" in message
+    assert ("[FAIL] mismatch rate: 5.00% (10 of 200) <= 1.00% allowed",) == refused.value.failing
+    assert 1 == store.get("billing").version
+    assert ["set"] == [entry.action for entry in store.history("billing")]
+
+
+def test_promote_refuses_without_enough_comparisons(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """Perfect agreement over too few comparisons is not evidence enough."""
+    shadowing(store)
+    write_records("billing", ["match"] * 50, at=time.time())
+    with pytest.raises(NotReadyError, match=r"comparisons: 50 >= 200 required"):
+        promote("billing", "r", "alice", store=store, recorder=recorder)
+
+
+def test_promote_walks_the_plan_one_step_at_a_time_then_stops(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """With a holding verdict each promotion takes exactly one step, audited as ``promote``."""
+    shadowing(store)
+    write_records("billing", outcomes(match=299, mismatch=1), at=time.time())
+    seen = []
+    for _ in DEFAULT_ROLLOUT_STEPS:
+        change = promote("billing", "verdict holds", "alice", store=store, recorder=recorder)
+        seen.append((change.old_percent, change.new_percent, change.new.route, change.forced))
+    assert [
+        (0.0, 5.0, "celery", False),
+        (5.0, 25.0, "celery", False),
+        (25.0, 50.0, "celery", False),
+        (50.0, 100.0, "celery", False),
+    ] == seen
+    assert "legacy" == store.get("billing").base
+    with pytest.raises(RolloutError, match=r"already at the end of its plan"):
+        promote("billing", "more", "alice", store=store, recorder=recorder)
+    history = store.history("billing")
+    assert ["set", "promote", "promote", "promote", "promote"] == [e.action for e in history]
+    last = history[-1]
+    assert "alice" == last.actor
+    assert last.reason.startswith("verdict holds (promote celery 50% -> 100%; verdict READY:")
+    assert "[pass] mismatch rate: 0.33% (1 of 300) <= 1.00% allowed" in last.reason
+
+
+def test_force_promotes_and_the_audit_entry_says_forced(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """``force`` overrides a failing verdict; the audit reason records forced=True and why."""
+    shadowing(store)
+    write_records("billing", outcomes(match=150, mismatch=50), at=time.time())
+    change = promote("billing", "deadline", "bob", force=True, store=store, recorder=recorder)
+    assert (True, 5.0, "celery") == (change.forced, change.new.percent, change.new.route)
+    entry = store.history("billing")[-1]
+    assert ("promote", "bob") == (entry.action, entry.actor)
+    assert "forced=True" in entry.reason
+    assert "[FAIL] mismatch rate: 25.00% (50 of 200) <= 1.00% allowed" in entry.reason
+
+
+def test_a_worker_may_name_its_own_plan(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """A ``rollout`` of [1, 10, 100] in the flags is the plan promote follows."""
+    shadowing(store, rollout=(1, 10, 100))
+    write_records("billing", ["match"] * 200, at=time.time())
+    steps = [
+        promote("billing", "r", "a", store=store, recorder=recorder).new_percent for _ in range(3)
+    ]
+    assert [1.0, 10.0, 100.0] == steps
+
+
+@pytest.mark.parametrize(
+    ("flags", "refusal"),
+    [
+        ({"kill": True}, "its kill switch routes it on legacy"),
+        ({"shadow": None}, "nothing to promote for billing"),
+    ],
+)
+def test_promote_refuses_a_killed_worker_or_one_without_candidate(
+    store: FlagStore, recorder: RedisShadowRecorder, flags: dict[str, object], refusal: str
+) -> None:
+    """Even ``force`` does not promote a killed worker or one with nothing to promote."""
+    shadowing(store, **flags)
+    with pytest.raises(RolloutError, match=refusal):
+        promote("billing", "r", "a", force=True, store=store, recorder=recorder)
+    assert 1 == store.get("billing").version
+
+
+def test_rollback_sends_every_call_to_the_base_at_once(store: FlagStore) -> None:
+    """From 50% on celery, one rollback: percent 0 (all on legacy), route kept, audited."""
+    store.put(
+        "billing",
+        FlagRecord(route="celery", percent=50, shadow=GATE),
+        expected_version=0,
+        actor="test",
+        reason="halfway",
+    )
+    change = rollback("billing", "p99 doubled", "carol", store=store)
+    assert change.written
+    assert (0.0, "celery", "legacy") == (change.new.percent, change.new.route, change.new.base)
+    assert 0.0 == position(store.get("billing"))
+    entry = store.history("billing")[-1]
+    assert ("rollback", "carol") == (entry.action, entry.actor)
+    assert "p99 doubled (rollback celery 50% -> 0%: every call on legacy)" == entry.reason
+    again = rollback("billing", "again", "carol", store=store)
+    assert not again.written
+    assert 2 == store.get("billing").version
+
+
+def test_cli_promote_refusal_and_rollback(
+    store: FlagStore,
+    redis_url: str,
+    write_records: WriteRecords,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``cutover promote`` exits 2 with the numbers; ``--force`` and ``rollback`` print the move."""
+    shadowing(store)
+    write_records("billing", outcomes(match=180, mismatch=20), at=time.time())
+    url = ["--flags-url", redis_url]
+    status = main(["promote", "billing", "--reason", "try", *url])
+    out, err = capsys.readouterr()
+    assert 2 == status
+    assert "mismatch rate: 10.00% (20 of 200) <= 1.00% allowed" in err
+    status = main(["promote", "billing", "--reason", "anyway", "--force", "--actor", "dan", *url])
+    out, err = capsys.readouterr()
+    assert 0 == status, err
+    assert "billing: celery 0% -> 5% (version 1 -> 2; plan 0 -> [5] -> 25 -> 50 -> 100)" in out
+    assert "FORCED" in out
+    status = main(["rollback", "billing", "--reason", "no", *url])
+    out, err = capsys.readouterr()
+    assert 0 == status, err
+    assert "billing: rolled back, every call on legacy (celery 5% -> 0%, version 2 -> 3)" in out

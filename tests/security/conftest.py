@@ -1,0 +1,7 @@
+"""Fixtures of the security tests: the shim's ``set_flags`` (real engines behind it)."""
+
+from __future__ import annotations
+
+from tests.compat.conftest import set_flags
+
+__all__ = ["set_flags"]

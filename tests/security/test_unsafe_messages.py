@@ -1,0 +1,142 @@
+"""Whoever can write to the broker cannot make a worker run code of their choosing.
+
+Messages are published straight onto the queue of the session's real prefork workers, on
+Redis and on RabbitMQ, the way an attacker with broker access would:
+
+- a pickle body (as a Celery task message, and as a bare message) whose unpickling would run
+  ``touch MARKER``: refused undecoded, the marker never appears, the worker keeps serving;
+- a well-formed task message naming ``os:system`` (and a stdlib module nobody imports):
+  refused by the allow-list, dead-lettered, never executed, the module never imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import uuid
+from pathlib import Path
+from typing import Any
+
+import kombu
+import pytest
+
+from adapters.base import CallOptions, ExecutionEngine
+from adapters.celery.dlq import open_dead_letter_store
+from adapters.celery.engine import CeleryEngine
+from adapters.celery.tasks import RUN_BATCH
+from adapters.celery.worker_process import CeleryWorkerProcess
+from tests.adapters import equiv_tasks
+from tests.security import security_tasks
+from tests.support.waiting import until
+
+pytestmark = pytest.mark.celery
+
+QUEUE = "cutover.equiv"
+REFUSED_LINE = "Refusing to deserialize untrusted content of type pickle"
+NEVER_IMPORTED = "tabnanny"
+"""A stdlib module no worker imports: a refused reference to it must not import it."""
+
+
+class RunsShellOnUnpickle:
+    """Unpickling this calls ``os.system(command)``: what a pickle exploit does."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, (self.command,))
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("celery_engine", "celery_redis_worker"), id="redis"),
+        pytest.param(("celery_amqp_engine", "celery_amqp_worker"), id="amqp"),
+    ]
+)
+def engine_and_worker(request: pytest.FixtureRequest) -> tuple[CeleryEngine, CeleryWorkerProcess]:
+    """The session's Celery engine and its worker, on each broker in turn."""
+    engine_name, worker_name = request.param
+    return request.getfixturevalue(engine_name), request.getfixturevalue(worker_name)
+
+
+def publish_raw(broker_url: str, body: Any, **options: Any) -> None:
+    """Publish one message to :data:`QUEUE` with kombu, bypassing cutover entirely."""
+    with kombu.Connection(broker_url) as connection, connection.Producer() as producer:
+        producer.publish(body, exchange="", routing_key=QUEUE, **options)
+
+
+async def still_serving(engine: ExecutionEngine) -> list[int]:
+    """A normal call on the same worker: it must still work."""
+    return await engine.map_batches([1, 2, 3], equiv_tasks.double, 1, 3, CallOptions("equiv"))
+
+
+async def test_pickle_messages_are_refused_and_never_executed(
+    engine_and_worker: tuple[CeleryEngine, CeleryWorkerProcess], tmp_path: Path
+) -> None:
+    """A pickled task message and a bare pickle: both refused undecoded, nothing runs."""
+    engine, worker = engine_and_worker
+    await engine.start()
+    as_task, bare = tmp_path / "as-task", tmp_path / "bare"
+    refusals_before = worker.log_text().count(REFUSED_LINE)
+    task_id = uuid.uuid4().hex
+    publish_raw(
+        engine.settings.broker_url,
+        [[RunsShellOnUnpickle(f"touch {as_task}")], {}, {}],
+        serializer="pickle",
+        headers={"task": RUN_BATCH, "id": task_id, "lang": "py", "argsrepr": "", "kwargsrepr": ""},
+    )
+    publish_raw(
+        engine.settings.broker_url,
+        pickle.dumps(RunsShellOnUnpickle(f"touch {bare}")),
+        content_type="application/x-python-serialize",
+        content_encoding="binary",
+    )
+
+    await until(
+        lambda: worker.log_text().count(REFUSED_LINE) >= refusals_before + 2,
+        30,
+        "the worker to refuse both messages",
+    )
+    assert [2, 4, 6] == await asyncio.wait_for(still_serving(engine), 30)
+    assert (False, False) == (as_task.exists(), bare.exists())
+    assert worker.running()
+
+
+async def test_reference_outside_the_allow_list_is_refused_dead_lettered_never_imported(
+    engine_and_worker: tuple[CeleryEngine, CeleryWorkerProcess], tmp_path: Path
+) -> None:
+    """``os:system`` and ``tabnanny:check`` in well-formed messages: refused, dead-lettered.
+
+    Run, the first would create the marker file; resolved, the second would import
+    ``tabnanny`` into the worker process, which a probe task then looks for.
+    """
+    engine, _ = engine_and_worker
+    await engine.start()
+    marker = tmp_path / "executed"
+    call_id = uuid.uuid4().hex
+    options = {"worker": "forged", "call_id": call_id, "retry": {}}
+    for reference, items in [
+        ("os:system", [f"touch {marker}"]),
+        (f"{NEVER_IMPORTED}:check", ["."]),
+    ]:
+        forged = engine.app.send_task(RUN_BATCH, args=(reference, items, options), queue=QUEUE)
+        with pytest.raises(Exception, match="allow") as refused:
+            await asyncio.to_thread(forged.get, timeout=30, propagate=True)
+        assert "BatchFailed" == type(refused.value).__name__
+
+    assert not marker.exists()
+    probes = await engine.map_batches(
+        [NEVER_IMPORTED] * 8, security_tasks.loaded, 1, 2, CallOptions("equiv")
+    )
+    assert {False} == {imported for _, imported in probes}
+    store = open_dead_letter_store(engine.settings)
+    try:
+        letters = [d for d in store.list(1000) if d.options.get("call_id") == call_id]
+        assert {("refused", "os:system"), ("refused", f"{NEVER_IMPORTED}:check")} == {
+            (d.reason, d.reference) for d in letters
+        }
+        for letter in letters:
+            store.remove(letter.entry_id)
+    finally:
+        store.close()
