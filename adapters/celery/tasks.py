@@ -24,6 +24,7 @@ from typing import Any
 
 from adapters.base import RetryPolicy
 from adapters.celery import worker_loop
+from adapters.celery.backend import redis_url
 from adapters.celery.dlq import DeadLetterStore
 from adapters.remote_exceptions import encode_exception
 from adapters.task_refs import resolve_task
@@ -80,7 +81,7 @@ def _dead_letter(
     exc: BaseException,
 ) -> None:
     """Record the work in the dead-letter store; a failure to record is logged, not raised."""
-    store = DeadLetterStore(task.app.conf.result_backend)
+    store = DeadLetterStore(redis_url(task.app.conf.result_backend))
     try:
         entry_id = store.add(
             reason=reason,
