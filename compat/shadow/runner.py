@@ -31,7 +31,7 @@ from typing import Any
 from adapters.registry import get_engine
 from compat import metrics
 from compat.shadow.background import BackgroundLoop, get_background_loop
-from compat.shadow.compare import Comparison, compare, compare_exceptions
+from compat.shadow.compare import Comparison, compare, compare_exceptions, describe_exception
 from compat.shadow.denoise import NoiseLearner
 from compat.shadow.recorders import ShadowRecorder, get_recorder
 from compat.shadow.records import (
@@ -51,12 +51,10 @@ from flags import RouteDecision, ShadowConfig
 DEFAULT_MAX_IN_FLIGHT = 64
 JUDGE_IN_THREAD_ITEMS = 1000
 """Calls with more items than this are compared in a worker thread."""
+RECORD_ERROR_CHARS = 2000
+"""How much of each side's exception a record keeps (messages can embed whole payloads)."""
 
 log = get_logger("cutover.shadow")
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -278,7 +276,9 @@ class ShadowRunner:
             outcome = MISMATCH
             comparison = Comparison(
                 equal=False,
-                diffs=(f"$: primary raised {_describe(primary.error)}; candidate returned",),
+                diffs=(
+                    f"$: primary raised {describe_exception(primary.error)}; candidate returned",
+                ),
                 compared_paths=1,
             )
         else:
@@ -296,10 +296,14 @@ class ShadowRunner:
             candidate_latency_s=None if candidate.timed_out else candidate.latency_s,
             diffs=redact(comparison.diffs, config.redact) if comparison else (),
             sample_input=redact(work.sample_input, config.redact),
-            primary_error=redact(_describe(primary.error), config.redact)
+            primary_error=redact(
+                describe_exception(primary.error, RECORD_ERROR_CHARS), config.redact
+            )
             if primary.error
             else None,
-            candidate_error=redact(_describe(candidate.error), config.redact)
+            candidate_error=redact(
+                describe_exception(candidate.error, RECORD_ERROR_CHARS), config.redact
+            )
             if candidate.error
             else None,
             noisy_paths=tuple(sorted(noisy)),
