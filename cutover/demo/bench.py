@@ -12,9 +12,9 @@ defaults), made one after another by one worker:
 **Routes** — through the ``compat`` shim, a :class:`~compat.router.Router` over a static flag
 table per route: ``legacy``, ``celery``, ``ray``, ``hybrid`` (the seed's threshold rule: fewer
 than 100 items on Celery, others on Ray) and ``hybrid-adaptive`` (legacy, Celery or Ray,
-whichever has been cheapest per item for calls of that size, exploring 1 % of calls). And the same work without
-the shim, so its overhead shows as a ratio: ``raw-asyncio`` (the batches gathered under a
-semaphore in plain asyncio), ``raw-celery`` (a Celery ``group`` of the same
+whichever has been cheapest per item for calls of that size, exploring 1 % of calls). And the
+same work without the shim, so its overhead shows as a ratio: ``raw-asyncio`` (the batches
+gathered under a semaphore in plain asyncio), ``raw-celery`` (a Celery ``group`` of the same
 ``cutover.run_batch`` batch tasks, collected with ``GroupResult.get``) and ``raw-ray`` (the Ray
 engine's :func:`~adapters.ray_engine.raw_batch_runner`: the same batch remote function,
 collected with ``ray.wait`` / ``ray.get``).
