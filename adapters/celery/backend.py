@@ -46,7 +46,7 @@ class ListenerRedisBackend(RedisBackend):  # type: ignore[misc]
         meta = self._get_result_meta(
             result=result, state=state, traceback=traceback, request=request
         )
-        meta["task_id"] = bytes_to_str(task_id)
+        meta["task_id"] = bytes_to_str(task_id)  # type: ignore[no-untyped-call]
         try:
             self._set_with_state(self.get_key_for_task(task_id), self.encode(meta), state)
         except BackendStoreError as exc:
