@@ -350,6 +350,9 @@ async def test_pipeline_chains_stage_outputs_as_object_refs(
         def __init__(self, real: Any) -> None:
             self.real = real
 
+        def options(self, **options: Any) -> SpyBatch:
+            return SpyBatch(self.real.options(**options))
+
         def remote(self, task: Any, allowed: Any, items: Any) -> Any:
             ref = self.real.remote(task, allowed, items)
             submitted.append((items, ref))
@@ -587,3 +590,13 @@ def test_the_hosts_sigterm_handler_survives_ray_without_a_fake_crash_report(
     assert 0 == done.returncode, done.stderr[-2000:]
     assert "host handler ran: True" in done.stdout
     assert "SIGTERM received" not in done.stderr
+
+
+async def test_ray_tasks_are_named_after_the_production_worker(
+    ray_engine: ExecutionEngine,
+) -> None:
+    """``cutover.run_batch[W]`` in the Ray dashboard says which worker a batch serves."""
+    names = await ray_engine.map_batches(
+        [1, 2, 3], ray_tasks.ray_task_name, 2, 2, CallOptions(worker_id="billing")
+    )
+    assert ["cutover.run_batch[billing]"] * 3 == names
