@@ -87,6 +87,12 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 """Ray colours the task name in its error text; notes and logs get plain text."""
 
 
+def task_name(kind: str, options: CallOptions) -> str:
+    """The name a batch task shows in the Ray dashboard and ``ray list tasks``:
+    ``cutover.run_batch[billing]`` says which production worker it serves (as Celery's do)."""
+    return f"cutover.{kind}[{options.worker_id}]"
+
+
 class RayEngine:
     """The Ray implementation of :class:`adapters.base.ExecutionEngine`."""
 
@@ -161,9 +167,10 @@ class RayEngine:
         remote = await self._started()
         task, allowed = self._ship(task_func)
         batches = [pack(list(batch)) for batch in split_into_batches(items, batch_size)]
+        batch_fn = remote.batch.options(name=task_name("run_batch", options))
 
         def submit(index: int) -> Any:
-            return remote.batch.remote(task, allowed, batches[index])
+            return batch_fn.remote(task, allowed, batches[index])
 
         results = await self._run_window(submit, len(batches), max_concurrent, options)
         return [value for batch_results in results for value in batch_results]
@@ -183,11 +190,12 @@ class RayEngine:
         cpus = self._info.cpus if self._info is not None else 1.0
         size = max(1, math.ceil(len(current) / (PIPELINE_CHUNKS_PER_CPU * cpus)))
         chunks = [pack(current[start : start + size]) for start in range(0, len(current), size)]
+        stage_fn = remote.batch.options(name=task_name("run_stage", options))
 
         def submit(index: int) -> Any:
             output: Any = chunks[index]
             for task, allowed in shipped:
-                output = remote.batch.remote(task, allowed, output)  # the previous ObjectRef
+                output = stage_fn.remote(task, allowed, output)  # the previous ObjectRef
             return output
 
         results = await self._run_window(submit, len(chunks), len(chunks), options)
@@ -197,7 +205,8 @@ class RayEngine:
         """Run one zero-argument task function remotely and return its result."""
         remote = await self._started()
         spec, allowed = self._ship(task)
-        return await self._run_remote(lambda: remote.task.remote(spec, allowed), options)
+        task_fn = remote.task.options(name=task_name("run_task", options))
+        return await self._run_remote(lambda: task_fn.remote(spec, allowed), options)
 
     # --- internals ---------------------------------------------------------------------
 
@@ -378,4 +387,4 @@ def raw_batch_runner(
     return run
 
 
-__all__ = ["RayEngine", "RaySettings", "raw_batch_runner"]
+__all__ = ["RayEngine", "RaySettings", "raw_batch_runner", "task_name"]

@@ -89,6 +89,10 @@ def _exception_class(module: str, qualname: str, allowed: Sequence[str]) -> type
     cls: object
     if module == "builtins":
         cls = getattr(builtins, qualname, None) if qualname.isidentifier() else None
+    elif module == "cutover.errors":  # our own errors, raised by the worker side itself
+        import cutover.errors
+
+        cls = getattr(cutover.errors, qualname, None) if qualname.isidentifier() else None
     elif module_is_allowed(module, allowed):
         try:
             cls = resolve_reference(f"{module}:{qualname}", allowed)

@@ -102,6 +102,27 @@ def observe_latency(worker: str, route: str, seconds: float) -> None:
         histogram[_SUM] += seconds
 
 
+def record_call(worker: str, route: str, items: int, seconds: float, failed: bool) -> None:
+    """Everything the router counts for one call, under one lock acquisition: ``calls``,
+    ``items``, ``errors`` (when ``failed``) and the latency histogram.
+
+    Equivalent to three :func:`count` calls and one :func:`observe_latency`, at a third of
+    their cost (the lock is most of it): this runs once per routed call.
+    """
+    index = bisect_left(LATENCY_BUCKETS_S, seconds)
+    with _lock:
+        _counts[("calls", worker, route)] += 1
+        _counts[("items", worker, route)] += items
+        if failed:
+            _counts[("errors", worker, route)] += 1
+        try:
+            histogram = _latencies[worker, route]
+        except KeyError:
+            histogram = _latencies[worker, route] = [0] * (_SUM + 1)
+        histogram[index] += 1
+        histogram[_SUM] += seconds
+
+
 def value(name: str, worker: str | None = None, route: str | None = None) -> int:
     """The total of ``name``, optionally for one worker and/or route."""
     with _lock:
@@ -142,6 +163,7 @@ __all__ = [
     "count",
     "latency_snapshot",
     "observe_latency",
+    "record_call",
     "reset",
     "snapshot",
     "value",

@@ -16,14 +16,16 @@ The order of a call:
 4. One log line per call: worker, call_id, route, reason, flag_version, items, duration_ms,
    outcome (level ``CUTOVER_CALL_LOG_LEVEL``, default ``info``).
 
-The legacy route with no shadow takes a short path: decide, run the legacy code, log.
+The legacy route with no shadow takes a short path: decide, run the legacy code, count, log
+(measured in ``benchmarks/compat_bench.py``; the budget is 10 µs per call over ``legacy/``).
+Costs feed the adaptive hybrid only for calls the hybrid routed (the only ones it learns from).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
+from time import perf_counter
 from typing import Any
 
 import flags
@@ -40,9 +42,11 @@ CALL_LOG_LEVEL_ENV = "CUTOVER_CALL_LOG_LEVEL"
 log = get_logger("cutover.compat")
 
 
-def _call_log_method() -> str:
-    level = os.environ.get(CALL_LOG_LEVEL_ENV, "info").lower()
-    return level if logging.getLevelNamesMapping().get(level.upper()) is not None else "info"
+def _call_log_level() -> tuple[str, int]:
+    """The method name and level number of the per-call line (``CUTOVER_CALL_LOG_LEVEL``)."""
+    name = os.environ.get(CALL_LOG_LEVEL_ENV, "info").lower()
+    number = logging.getLevelNamesMapping().get(name.upper())
+    return (name, number) if number is not None else ("info", logging.INFO)
 
 
 class Router:
@@ -53,9 +57,11 @@ class Router:
     ) -> None:
         self._table = table
         self._shadows = shadows
-        # A concrete logger, bound now: a filtered level then costs nothing per call (the
-        # module's lazy proxy would rebuild a logger on every line).
-        self._log_call = getattr(log.bind(), _call_log_method())
+        # A concrete logger, bound now (the module's lazy proxy would rebuild a logger on
+        # every line); when its level is filtered out, the line is not even assembled.
+        method, level = _call_log_level()
+        bound = log.bind()
+        self._log_call = getattr(bound, method) if bound.is_enabled_for(level) else None
 
     @property
     def table(self) -> flags.FlagTable:
@@ -75,12 +81,24 @@ class Router:
         """Run ``work`` where the flags of ``worker_id`` say; return what it returns."""
         decision = flags.decide(self.table, worker_id, work.items)
         call_id = next_call_id()
-        if decision.engine == "legacy" and decision.shadow is None:
-            return await self._run_legacy_only(worker_id, call_id, decision, work)
+        if decision.shadow is None and decision.engine == "legacy":
+            # The short path (most calls during a cutover): no shadow, no engine, no fallback.
+            started = perf_counter()
+            try:
+                result = await work.run_legacy()
+            except BaseException as exc:
+                self._finish(
+                    worker_id, call_id, "legacy", decision.reason, decision, work, started, exc
+                )
+                raise
+            self._finish(
+                worker_id, call_id, "legacy", decision.reason, decision, work, started, None
+            )
+            return result
         shadow = self.shadows.launch(worker_id, call_id, decision, work, owner)
         engine_name: str = decision.engine
         reason = decision.reason
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if engine_name == "legacy":
                 result = await work.run_legacy()
@@ -89,33 +107,13 @@ class Router:
                     worker_id, call_id, decision, work
                 )
         except BaseException as exc:
-            duration = time.perf_counter() - started
             if shadow is not None:
-                shadow.primary_failed(exc, duration, engine_name)
-            self._finish(worker_id, call_id, engine_name, reason, decision, work, duration, exc)
+                shadow.primary_failed(exc, perf_counter() - started, engine_name)
+            self._finish(worker_id, call_id, engine_name, reason, decision, work, started, exc)
             raise
-        duration = time.perf_counter() - started
         if shadow is not None:
-            shadow.primary_succeeded(result, duration, engine_name)
-        flags.record_cost(worker_id, engine_name, work.items, duration)
-        self._finish(worker_id, call_id, engine_name, reason, decision, work, duration, None)
-        return result
-
-    async def _run_legacy_only(
-        self, worker_id: str, call_id: str, decision: flags.RouteDecision, work: Work
-    ) -> Any:
-        started = time.perf_counter()
-        try:
-            result = await work.run_legacy()
-        except BaseException as exc:
-            duration = time.perf_counter() - started
-            self._finish(
-                worker_id, call_id, "legacy", decision.reason, decision, work, duration, exc
-            )
-            raise
-        duration = time.perf_counter() - started
-        flags.record_cost(worker_id, "legacy", work.items, duration)
-        self._finish(worker_id, call_id, "legacy", decision.reason, decision, work, duration, None)
+            shadow.primary_succeeded(result, perf_counter() - started, engine_name)
+        self._finish(worker_id, call_id, engine_name, reason, decision, work, started, None)
         return result
 
     async def _run_on_engine(
@@ -151,26 +149,27 @@ class Router:
         reason: str,
         decision: flags.RouteDecision,
         work: Work,
-        duration: float,
+        started: float,
         error: BaseException | None,
     ) -> None:
-        metrics.count("calls", worker_id, engine_name)
-        metrics.count("items", worker_id, engine_name, work.items)
-        if error is not None:
-            metrics.count("errors", worker_id, engine_name)
-        self._log_call(
-            "call",
-            worker=worker_id,
-            call_id=call_id,
-            operation=work.operation,
-            route=engine_name,
-            reason=reason,
-            flag_version=decision.flag_version,
-            stale_flags=decision.stale,
-            items=work.items,
-            duration_ms=round(duration * 1000, 3),
-            outcome="ok" if error is None else f"error:{type(error).__name__}",
-        )
+        duration = perf_counter() - started
+        if error is None and decision.route == "hybrid":
+            flags.record_cost(worker_id, engine_name, work.items, duration)
+        metrics.record_call(worker_id, engine_name, work.items, duration, error is not None)
+        if self._log_call is not None:
+            self._log_call(
+                "call",
+                worker=worker_id,
+                call_id=call_id,
+                operation=work.operation,
+                route=engine_name,
+                reason=reason,
+                flag_version=decision.flag_version,
+                stale_flags=decision.stale,
+                items=work.items,
+                duration_ms=round(duration * 1000, 3),
+                outcome="ok" if error is None else f"error:{type(error).__name__}",
+            )
 
 
 _router: Router | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import CallOptions, ExecutionEngine, RetryPolicy
@@ -13,7 +12,6 @@ EngineRun = Callable[[ExecutionEngine, CallOptions], Awaitable[Any]]
 LegacyRun = Callable[[], Awaitable[Any]]
 
 
-@dataclass(frozen=True, slots=True)
 class Work:
     """What a call does, on any engine.
 
@@ -24,15 +22,42 @@ class Work:
     runs (``None``: ``run`` is already detached). ``functions`` are the user's task functions
     (shadow safety is decided on them); ``sample_input`` is what a shadow record shows of the
     call's input (redacted before it is stored).
+
+    A plain slotted class, not a frozen dataclass: one is built per routed call, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost more than a
+    microsecond of the legacy route's budget. Treat instances as immutable.
     """
 
-    operation: str
-    items: int
-    run: EngineRun
-    run_legacy: LegacyRun
-    functions: tuple[Callable[..., Any], ...]
-    sample_input: Any
-    detached: EngineRun | None = None
+    __slots__ = (
+        "detached",
+        "functions",
+        "items",
+        "operation",
+        "run",
+        "run_legacy",
+        "sample_input",
+    )
+
+    def __init__(
+        self,
+        operation: str,
+        items: int,
+        run: EngineRun,
+        run_legacy: LegacyRun,
+        functions: tuple[Callable[..., Any], ...],
+        sample_input: Any,
+        detached: EngineRun | None = None,
+    ) -> None:
+        self.operation = operation
+        self.items = items
+        self.run = run
+        self.run_legacy = run_legacy
+        self.functions = functions
+        self.sample_input = sample_input
+        self.detached = detached
+
+    def __repr__(self) -> str:
+        return f"Work(operation={self.operation!r}, items={self.items})"
 
     def run_detached(self, engine: ExecutionEngine, options: CallOptions) -> Awaitable[Any]:
         """The work on ``engine`` with no effect on caller objects (shadows, denoise reruns)."""

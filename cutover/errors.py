@@ -80,6 +80,14 @@ class TaskRefusedError(CutoverError):
     """
 
 
+class PoisonBatchError(TaskRefusedError):
+    """A batch killed the worker process running it on every delivery.
+
+    After ``CUTOVER_MAX_DELIVERIES`` deliveries it is dead-lettered instead of being handed
+    to yet another process (on Redis it would otherwise be redelivered forever).
+    """
+
+
 class RemoteTaskError(CutoverError):
     """A task failed remotely with an exception that cannot be rebuilt here.
 
@@ -178,6 +186,7 @@ __all__ = [
     "NotPortableError",
     "NotReadyError",
     "PayloadTooLargeError",
+    "PoisonBatchError",
     "RemoteTaskError",
     "RolloutError",
     "SerializationError",

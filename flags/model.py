@@ -165,9 +165,10 @@ class HybridPolicy:
     """How the ``hybrid`` route picks an engine for each call.
 
     ``threshold``: fewer than ``threshold`` items run on ``small``, others on ``large`` (the
-    rule of the original seed). ``adaptive``: the engine with the lower observed cost per item
-    for this worker and batch size, exploring the other one with probability ``explore``
-    (see :mod:`flags.adaptive`).
+    rule of the original seed). ``adaptive``: the engine with the lowest observed cost per
+    item for this worker and batch size among ``candidates`` (default: ``small`` and
+    ``large``), exploring another one with probability ``explore`` (see
+    :mod:`flags.adaptive`).
     """
 
     PATH: ClassVar[str] = "hybrid."
@@ -177,6 +178,7 @@ class HybridPolicy:
     small: Engine = "celery"
     large: Engine = "ray"
     explore: float = 0.05
+    candidates: tuple[Engine, ...] = ()
 
     def __post_init__(self) -> None:
         p = self.PATH
@@ -185,6 +187,24 @@ class HybridPolicy:
         _one_of(p + "small", self.small, ENGINES, " (a concrete engine)")
         _one_of(p + "large", self.large, ENGINES, " (a concrete engine)")
         _set(self, "explore", _number(p + "explore", self.explore, 0.0, 1.0))
+        if isinstance(self.candidates, str) or not isinstance(self.candidates, list | tuple):
+            raise FlagValidationError(
+                p + "candidates", self.candidates, "a list of distinct engines"
+            )
+        for index, engine in enumerate(self.candidates):
+            _one_of(f"{p}candidates[{index}]", engine, ENGINES, " (a concrete engine)")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise FlagValidationError(
+                p + "candidates", list(self.candidates), "a list of distinct engines"
+            )
+        _set(self, "candidates", tuple(self.candidates))
+
+    @property
+    def adaptive_candidates(self) -> tuple[Engine, ...]:
+        """The engines the adaptive mode chooses among."""
+        if self.candidates:
+            return self.candidates
+        return (self.small,) if self.small == self.large else (self.small, self.large)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of this policy."""
@@ -194,6 +214,7 @@ class HybridPolicy:
             "small": self.small,
             "large": self.large,
             "explore": self.explore,
+            "candidates": list(self.candidates),
         }
 
     @classmethod

@@ -134,13 +134,8 @@ def decide(
         if route == "hybrid":
             hybrid = record.hybrid
             if hybrid.mode == "adaptive":
-                candidates = (
-                    (hybrid.small,)
-                    if hybrid.small == hybrid.large
-                    else (hybrid.small, hybrid.large)
-                )
                 engine, reason = (cost_model or default_cost_model).choose(
-                    worker_id, candidates, n_items, hybrid.explore
+                    worker_id, hybrid.adaptive_candidates, n_items, hybrid.explore
                 )
             elif n_items < hybrid.threshold:
                 engine, reason = hybrid.small, "hybrid-threshold-small"

@@ -211,7 +211,10 @@ def dead_letter_url(config: DeadLetterConfig) -> str:
     broker = str(config.broker_url)
     if urlsplit(broker).scheme.lower() in _AMQP_SCHEMES:
         return broker
-    return str(config.result_backend)
+    from adapters.celery.backend import redis_url
+
+    # A Celery app's setting names our backend class in front of the Redis URL.
+    return redis_url(str(config.result_backend))
 
 
 def open_dead_letter_store(config: DeadLetterConfig) -> DeadLetterStore:

@@ -18,6 +18,7 @@ the dead-letter store before the failure is returned.
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +28,13 @@ from adapters.celery import worker_loop
 from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.remote_exceptions import encode_exception
 from adapters.task_refs import resolve_task
-from cutover.errors import TaskRefusedError
+from cutover.errors import PoisonBatchError, TaskRefusedError
 from cutover.logs import get_logger
+
+MAX_DELIVERIES_ENV = "CUTOVER_MAX_DELIVERIES"
+DEFAULT_MAX_DELIVERIES = 3
+DELIVERIES_KEY = "cutover:deliveries:"
+"""Prefix of the Redis counter of a redelivered task's deliveries (on the result backend)."""
 
 RUN_BATCH = "cutover.run_batch"
 RUN_TASK = "cutover.run_task"
@@ -110,6 +116,40 @@ def _dead_letter(
             store.close()
 
 
+def max_deliveries() -> int:
+    """How many times a batch may be delivered before it counts as poison (at least 2)."""
+    raw = os.environ.get(MAX_DELIVERIES_ENV, "")
+    try:
+        return max(2, int(raw)) if raw else DEFAULT_MAX_DELIVERIES
+    except ValueError:
+        return DEFAULT_MAX_DELIVERIES
+
+
+def _check_not_poison(task: Any) -> None:
+    """Refuse a batch that was delivered ``max_deliveries()`` times already.
+
+    A batch whose process dies (SIGKILL, OOM, a segfault in an extension) is requeued with
+    ``redelivered`` set; on Redis nothing else ever stops it. Only redeliveries are counted,
+    so a first delivery costs nothing; the counter lives beside the results and expires.
+    """
+    info = task.request.delivery_info or {}
+    if not info.get("redelivered"):
+        return
+    key = f"{DELIVERIES_KEY}{task.request.id}"
+    client = task.app.backend.client
+    pipe = client.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, int(task.app.conf.result_expires or 3600))
+    redeliveries = int(pipe.execute()[0])
+    deliveries = redeliveries + 1
+    if deliveries > max_deliveries():
+        raise PoisonBatchError(
+            f"this batch was delivered {deliveries} times and its worker process died each "
+            f"time (limit {max_deliveries()}, {MAX_DELIVERIES_ENV}): it is dead-lettered, not "
+            "run again; `cutover dlq list` shows it"
+        )
+
+
 def _run_guarded(
     task: Any,
     reference: str,
@@ -119,7 +159,11 @@ def _run_guarded(
 ) -> Any:
     """Run ``body``; translate refusals and failures into retries or :class:`BatchFailed`."""
     try:
+        _check_not_poison(task)
         return body()
+    except PoisonBatchError as exc:
+        _dead_letter(task, "poison", reference, items, options, exc)
+        raise BatchFailed(encode_exception(exc)) from None
     except TaskRefusedError as exc:
         _dead_letter(task, "refused", reference, items, options, exc)
         raise BatchFailed(encode_exception(exc)) from None
@@ -162,11 +206,13 @@ def register(app: Any) -> None:
 
 
 __all__ = [
+    "MAX_DELIVERIES_ENV",
     "RUN_BATCH",
     "RUN_TASK",
     "BatchFailed",
     "execute_batch",
     "execute_task",
+    "max_deliveries",
     "register",
     "retry_policy_from",
     "retry_policy_to_options",

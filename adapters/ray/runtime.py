@@ -27,6 +27,12 @@ Configuration, read from the environment in one place (:meth:`RaySettings.from_e
     How long :func:`acquire` waits for ``ray.init`` (default 60). Ray itself keeps retrying
     an unreachable address for minutes.
 
+``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``
+    Set to ``1`` here unless already set: Ray's native failure handler otherwise catches the
+    host's SIGTERM (a normal shutdown of a production worker) and prints a fake crash report
+    with a stack trace before passing it on. Set it to ``0`` to keep Ray's handler (it also
+    dumps stacks on SIGSEGV).
+
 Why one dedicated thread: ``ray.init`` blocks for seconds, so it must not run on the caller's
 event loop; but a local instance's GCS and raylet are started with ``PR_SET_PDEATHSIG``, which
 Linux fires when the *thread* that spawned them exits. Started from an executor thread that
@@ -74,6 +80,10 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 log = get_logger("cutover.ray.runtime", engine="ray")
+
+FAILURE_HANDLER_ENV = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
+# Ray reads it once, when it is first imported; this module is imported before Ray is.
+os.environ.setdefault(FAILURE_HANDLER_ENV, "1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -482,9 +482,18 @@ def _message(exc: BaseException) -> str:
         return "<str failed>"
 
 
-def _describe(exc: BaseException) -> str:
+DIFF_EXCEPTION_CHARS = 120
+"""How much of an exception a diff line shows (diff lines stay one readable line)."""
+
+
+def describe_exception(exc: BaseException, limit: int = DIFF_EXCEPTION_CHARS) -> str:
+    """``Type: message`` (the type alone when the message is empty), cut to ``limit`` chars.
+
+    The one formatter of exceptions in shadow records: diff lines use the short default,
+    the records' ``primary_error`` / ``candidate_error`` fields a longer limit.
+    """
     message, name = _message(exc), type(exc).__name__
-    return truncate(f"{name}: {message}" if message else name, 120)
+    return truncate(f"{name}: {message}" if message else name, limit)
 
 
 def compare_exceptions(primary_exc: BaseException, candidate_exc: BaseException) -> Comparison:
@@ -495,8 +504,8 @@ def compare_exceptions(primary_exc: BaseException, candidate_exc: BaseException)
         ()
         if equal
         else (
-            f"$: primary raised {_describe(primary_exc)}; "
-            f"candidate raised {_describe(candidate_exc)}",
+            f"$: primary raised {describe_exception(primary_exc)}; "
+            f"candidate raised {describe_exception(candidate_exc)}",
         )
     )
     return Comparison(equal=equal, diffs=diffs, compared_paths=1)
@@ -549,6 +558,7 @@ __all__ = [
     "Comparison",
     "compare",
     "compare_exceptions",
+    "describe_exception",
     "diff_signature",
     "differing_paths",
     "short_repr",

@@ -2,10 +2,12 @@
 
 The experiment follows GitHub Scientist: the primary (control) result always wins and its
 exception always re-raises; the candidate only ever produces a :class:`ShadowRecord`.
-What Scientist lacks and this adds: the candidate runs *concurrently* in a background task
-(so the caller never waits for it), across process boundaries, bounded in number
-(``max_in_flight``) and in time (``shadow.timeout_s``); nothing it does — raise, hang,
-return garbage — reaches the caller.
+What Scientist lacks and this adds: the candidate runs in the background once the primary
+has finished (so the caller never waits for it and the primary never shares its loop with
+it), across process boundaries, bounded in number (``max_in_flight``) and in time
+(``shadow.timeout_s``); nothing it does — raise, hang, return garbage — reaches the caller.
+Candidates on Celery or Ray run their client side on a dedicated thread's loop
+(:mod:`compat.shadow.background`); a legacy candidate runs on the caller's loop.
 
 Which calls are shadowed: a ``sample`` share of the calls whose flags name a candidate that
 differs from the primary engine, and only if every task function of the call is declared
@@ -28,7 +30,8 @@ from typing import Any
 
 from adapters.registry import get_engine
 from compat import metrics
-from compat.shadow.compare import Comparison, compare, compare_exceptions
+from compat.shadow.background import BackgroundLoop, get_background_loop
+from compat.shadow.compare import Comparison, compare, compare_exceptions, describe_exception
 from compat.shadow.denoise import NoiseLearner
 from compat.shadow.recorders import ShadowRecorder, get_recorder
 from compat.shadow.records import (
@@ -48,12 +51,10 @@ from flags import RouteDecision, ShadowConfig
 DEFAULT_MAX_IN_FLIGHT = 64
 JUDGE_IN_THREAD_ITEMS = 1000
 """Calls with more items than this are compared in a worker thread."""
+RECORD_ERROR_CHARS = 2000
+"""How much of each side's exception a record keeps (messages can embed whole payloads)."""
 
 log = get_logger("cutover.shadow")
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -122,12 +123,14 @@ class ShadowRunner:
         learner: NoiseLearner | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         random_fn: Any = random.random,
+        background: BackgroundLoop | None = None,
     ) -> None:
         self._recorder = recorder
         self.learner = learner or NoiseLearner()
         self.max_in_flight = max_in_flight
         self._random = random_fn
         self.in_flight = ShadowSet()
+        self._background = background or get_background_loop()
 
     @property
     def recorder(self) -> ShadowRecorder:
@@ -184,21 +187,17 @@ class ShadowRunner:
     ) -> None:
         try:
             rerun_primary = config.denoise and self.learner.should_rerun_primary(worker_id)
-            candidate_run = asyncio.ensure_future(
-                self._run_side(config.route, work, worker_id, decision, call_id, config.timeout_s)
+            # The candidate starts once the primary has finished: it never competes with the
+            # primary for the caller's loop, CPU or connections (the caller already has its
+            # result by then). Both latencies are measured from each side's own start.
+            primary = await handle.primary
+            candidate_run = self._start_side(
+                config.route, work, worker_id, decision, call_id, config.timeout_s
             )
             second_primary: asyncio.Future[_Outcome] | None = None
-            primary = await handle.primary
             if rerun_primary and primary.error is None:
-                second_primary = asyncio.ensure_future(
-                    self._run_side(
-                        handle.primary_engine,
-                        work,
-                        worker_id,
-                        decision,
-                        call_id,
-                        config.timeout_s,
-                    )
+                second_primary = self._start_side(
+                    handle.primary_engine, work, worker_id, decision, call_id, config.timeout_s
                 )
             candidate = await candidate_run
             if second_primary is not None:
@@ -217,6 +216,21 @@ class ShadowRunner:
         except Exception:
             # A shadow problem is never the caller's problem: log it with its traceback.
             log.exception("shadow_failed", worker=worker_id, call_id=call_id)
+
+    def _start_side(
+        self,
+        engine_name: str,
+        work: Work,
+        worker_id: str,
+        decision: RouteDecision,
+        call_id: str,
+        timeout_s: float,
+    ) -> asyncio.Future[_Outcome]:
+        """Start one side: legacy on the caller's loop, a remote engine on the shadow loop."""
+        side = self._run_side(engine_name, work, worker_id, decision, call_id, timeout_s)
+        if engine_name == "legacy":
+            return asyncio.ensure_future(side)
+        return self._background.submit(side)
 
     async def _run_side(
         self,
@@ -262,7 +276,9 @@ class ShadowRunner:
             outcome = MISMATCH
             comparison = Comparison(
                 equal=False,
-                diffs=(f"$: primary raised {_describe(primary.error)}; candidate returned",),
+                diffs=(
+                    f"$: primary raised {describe_exception(primary.error)}; candidate returned",
+                ),
                 compared_paths=1,
             )
         else:
@@ -280,10 +296,14 @@ class ShadowRunner:
             candidate_latency_s=None if candidate.timed_out else candidate.latency_s,
             diffs=redact(comparison.diffs, config.redact) if comparison else (),
             sample_input=redact(work.sample_input, config.redact),
-            primary_error=redact(_describe(primary.error), config.redact)
+            primary_error=redact(
+                describe_exception(primary.error, RECORD_ERROR_CHARS), config.redact
+            )
             if primary.error
             else None,
-            candidate_error=redact(_describe(candidate.error), config.redact)
+            candidate_error=redact(
+                describe_exception(candidate.error, RECORD_ERROR_CHARS), config.redact
+            )
             if candidate.error
             else None,
             noisy_paths=tuple(sorted(noisy)),

@@ -5,9 +5,9 @@
     cutover flags list
     cutover flags get WORKER
     cutover flags set WORKER --route R [--percent P] [--base R] [--shadow R --sample S]
-        [--hybrid-threshold N] [--hybrid-mode M] [--priority N] [--queue Q]
-        [--fallback legacy|fail] [--retries N] [--retryable NAME ...] [--rollout STEPS]
-        [--expect-version V] --reason TEXT [--actor A]
+        [--hybrid-threshold N] [--hybrid-mode M] [--hybrid-candidates E,E]
+        [--priority N] [--queue Q] [--fallback legacy|fail] [--retries N]
+        [--retryable NAME ...] [--rollout STEPS] [--expect-version V] --reason TEXT [--actor A]
     cutover flags kill (WORKER | --all) --reason TEXT
     cutover flags unkill (WORKER | --all) --reason TEXT
     cutover flags history (WORKER | --all)
@@ -98,6 +98,11 @@ def register(subparsers: Any) -> None:
     cmd.add_argument("--sample", metavar="S", help="share of calls (0-1) shadowed")
     cmd.add_argument("--hybrid-threshold", metavar="N", help="hybrid: batches below N go small")
     cmd.add_argument("--hybrid-mode", metavar="M", help=f"hybrid: {_one_of(HYBRID_MODES)}")
+    cmd.add_argument(
+        "--hybrid-candidates",
+        metavar="E,E",
+        help="adaptive hybrid: the engines it chooses among (default: small and large)",
+    )
     cmd.add_argument("--priority", metavar="N", help="0-9")
     cmd.add_argument("--queue", metavar="Q", help="queue name ('' for the engine's default)")
     cmd.add_argument("--fallback", metavar="F", help=_one_of(FALLBACKS))
@@ -334,6 +339,10 @@ def apply_options(
         data["hybrid"]["threshold"] = _integer("hybrid.threshold", args.hybrid_threshold)
     if args.hybrid_mode is not None:
         data["hybrid"]["mode"] = args.hybrid_mode
+    if args.hybrid_candidates is not None:
+        data["hybrid"]["candidates"] = [
+            engine.strip() for engine in args.hybrid_candidates.split(",") if engine.strip()
+        ]
     if args.priority is not None:
         data["priority"] = _integer("priority", args.priority)
     if args.queue is not None:
@@ -425,7 +434,7 @@ def _hybrid(record: FlagRecord) -> str:
         return "-"
     h = record.hybrid
     if h.mode == "adaptive":
-        return f"adaptive {h.small}/{h.large} explore {h.explore:g}"
+        return f"adaptive {'/'.join(h.adaptive_candidates)} explore {h.explore:g}"
     return f"<{h.threshold} {h.small}, else {h.large}"
 
 

@@ -41,6 +41,8 @@ def celery_worker_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--concurrency", str(args.concurrency)]
     if args.hostname:
         argv += ["--hostname", args.hostname]
+    if args.events:
+        argv.append("--task-events")
     return argv + list(args.celery_args)
 
 
@@ -82,6 +84,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     celery.add_argument("--pool", "-P", default="prefork", choices=["prefork", "solo", "threads"])
     celery.add_argument("--loglevel", "-l", default="INFO")
     celery.add_argument("--hostname", "-n", default=None)
+    celery.add_argument(
+        "--events",
+        "-E",
+        action="store_true",
+        help="send task events from the start (for Flower; off by default: they cost CPU)",
+    )
     celery.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     celery.add_argument(
         "celery_args", nargs=argparse.REMAINDER, help="anything after -- goes to celery"

@@ -11,10 +11,10 @@ defaults), made one after another by one worker:
 
 **Routes** — through the ``compat`` shim, a :class:`~compat.router.Router` over a static flag
 table per route: ``legacy``, ``celery``, ``ray``, ``hybrid`` (the seed's threshold rule: fewer
-than 100 items on Celery, others on Ray) and ``hybrid-adaptive`` (legacy or Ray, whichever has
-been cheaper per item for calls of that size, exploring 1 % of calls). And the same work without
-the shim, so its overhead shows as a ratio: ``raw-asyncio`` (the batches gathered under a
-semaphore in plain asyncio), ``raw-celery`` (a Celery ``group`` of the same
+than 100 items on Celery, others on Ray) and ``hybrid-adaptive`` (legacy, Celery or Ray,
+whichever has been cheapest per item for calls of that size, exploring 1 % of calls). And the
+same work without the shim, so its overhead shows as a ratio: ``raw-asyncio`` (the batches
+gathered under a semaphore in plain asyncio), ``raw-celery`` (a Celery ``group`` of the same
 ``cutover.run_batch`` batch tasks, collected with ``GroupResult.get``) and ``raw-ray`` (the Ray
 engine's :func:`~adapters.ray_engine.raw_batch_runner`: the same batch remote function,
 collected with ``ray.wait`` / ``ray.get``).
@@ -152,7 +152,7 @@ SEED_HYBRID: Final = flags.HybridPolicy(
     mode="threshold", threshold=100, small="celery", large="ray"
 )
 ADAPTIVE_HYBRID: Final = flags.HybridPolicy(
-    mode="adaptive", small="legacy", large="ray", explore=0.01
+    mode="adaptive", explore=0.01, candidates=("legacy", "celery", "ray")
 )
 
 ROUTES: Final = {
@@ -169,8 +169,8 @@ ROUTES: Final = {
         ),
         RouteSpec(
             "hybrid-adaptive",
-            ("ray",),
-            "compat shim, adaptive: legacy or Ray by observed cost, 1 % exploration",
+            ("celery", "ray"),
+            "compat shim, adaptive: legacy, Celery or Ray by observed cost, 1 % exploration",
             _flags("hybrid", hybrid=ADAPTIVE_HYBRID),
         ),
         RouteSpec("raw-asyncio", (), "no shim: batches gathered in plain asyncio", None, "legacy"),
@@ -527,8 +527,12 @@ class BenchRunner:
     def steps(config: BenchConfig) -> int:
         """Progress steps of a run: every run of every cell, and each engine start."""
         engines = {engine for name in config.routes for engine in ROUTES[name].engines}
-        cells = len(config.scenarios) * len(config.routes)
-        return cells * (config.warmup + config.repeats) + len(engines)
+        runs = sum(
+            _warmups(config.warmup, config.scenario(scenario), ROUTES[route]) + config.repeats
+            for scenario in config.scenarios
+            for route in config.routes
+        )
+        return runs + len(engines)
 
     async def run(self) -> tuple[list[Cell], dict[str, float]]:
         """Every cell, engine by engine; returns the cells in table order and start-up times."""
@@ -666,7 +670,8 @@ class _CellRun:
         self.scenario = scenario
         self.spec = spec
         self.cell = Cell(scenario.name, spec.name, scenario.tasks)
-        self.steps_left = runner.config.warmup + runner.config.repeats
+        self.warmups = _warmups(runner.config.warmup, scenario, spec)
+        self.steps_left = self.warmups + runner.config.repeats
         self.warm_up_s = 0.0
         self.before: dict[str, int] = {}
         self.run: Run | None = None
@@ -708,7 +713,7 @@ class _CellRun:
     async def warm_up(self) -> None:
         """The untimed runs (their first result is checked against the other routes')."""
         try:
-            for _ in range(self.runner.config.warmup):
+            for _ in range(self.warmups):
                 self.warm_up_s = await self._once("warm-up", None) or 1e-9
                 self._step()
         except Exception as exc:  # noqa: BLE001 - one failed cell is reported, the run goes on
@@ -763,6 +768,16 @@ def _interleaved_groups(specs: Sequence[RouteSpec]) -> list[list[RouteSpec]]:
     return groups
 
 
+def _warmups(configured: int, scenario: Scenario, spec: RouteSpec) -> int:
+    """Untimed runs of a cell: as configured, and for ``hybrid-adaptive`` enough calls to try
+    every candidate once (its first call of each engine is an exploration, not its choice)."""
+    if spec.name != "hybrid-adaptive":
+        return configured
+    calls_per_run = max(len(scenario.calls()), 1)
+    needed = math.ceil(len(ADAPTIVE_HYBRID.adaptive_candidates) / calls_per_run)
+    return max(configured, needed)
+
+
 def _repeats_for(first_run_s: float, repeats: int) -> int:
     """Timed runs of a cell: ``repeats``, more for a cell whose run is short.
 
@@ -778,7 +793,7 @@ def _believed_costs(worker: str, call_size: int) -> dict[str, float | None]:
     """The adaptive policy's cost per task (ms) of each candidate, for calls of this size."""
     policy = ADAPTIVE_HYBRID
     costs: dict[str, float | None] = {}
-    for engine in dict.fromkeys((policy.small, policy.large)):
+    for engine in policy.adaptive_candidates:
         estimate = flags.default_cost_model.estimate(worker, engine, call_size)
         costs[engine] = None if estimate is None else round(estimate * 1000, 4)
     return costs
@@ -996,12 +1011,10 @@ def _adaptive_note(report: BenchReport, target: Target) -> str:
             f" The best single route here, {best}, is not one of its candidates "
             f"({', '.join(costs) or '-'}). " + _profile(report, target)
         )
-    if "legacy" in unobserved and best == "legacy":
+    if best in unobserved:
         return text + (
-            " Its cost model never observed legacy for calls of this size although the policy "
-            "tried it in the warm-up, so it can only choose the other engine: the shim's legacy "
-            "fast path (compat.router.Router._run_legacy_only) does not report call costs to "
-            "flags.record_cost."
+            f" Its cost model never observed {best} for calls of this size although the "
+            "warm-up tried every candidate, so it could only choose among the others."
         )
     if set(calls) == {best}:
         return text + (

@@ -80,3 +80,10 @@ async def slow(item: float) -> float:
 async def returns_unsupported(item: Any) -> Any:
     """Return a value the typed serializer cannot carry."""
     return object()
+
+
+async def die_always(item: tuple[str, int]) -> int:
+    """Kills the worker process that runs it, every time: a poison batch."""
+    await asyncio.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return item[1]

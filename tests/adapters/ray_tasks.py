@@ -171,3 +171,10 @@ async def answer() -> int:
 async def failing_answer() -> int:
     """A zero-argument task that fails with a custom exception."""
     raise LedgerError("scheduler", 7)
+
+
+async def ray_task_name(item: int) -> str:
+    """The name of the Ray task running this item (what the dashboard shows)."""
+    import ray
+
+    return str(ray.get_runtime_context().get_task_name())

@@ -29,6 +29,7 @@ from cutover.errors import (
     EngineTimeoutError,
     EngineUnavailableError,
     NotPortableError,
+    PoisonBatchError,
     SerializationError,
 )
 from tests.adapters import celery_tasks, equiv_tasks
@@ -343,3 +344,47 @@ def test_worker_command_wraps_celery_worker(capsys: pytest.CaptureFixture[str]) 
     assert "-A adapters.celery.app worker" in printed
     assert "--queues cutover.billing" in printed
     assert "--concurrency 3" in printed
+    assert "--task-events" not in printed
+
+
+def test_worker_command_sends_task_events_only_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Task events are off by default (they cost CPU per batch); ``--events`` turns them on."""
+    from cutover.cli import main
+
+    assert 0 == main(["worker", "celery", "--events", "--dry-run"])
+    assert "--task-events" in capsys.readouterr().out
+
+
+def test_client_app_does_not_subscribe_per_task() -> None:
+    """The app's result backend skips Celery's per-task SUBSCRIBE; workers store as usual."""
+    from adapters.celery.app import create_app
+    from adapters.celery.backend import ListenerRedisBackend, redis_url
+    from adapters.celery.settings import CelerySettings
+
+    app = create_app(CelerySettings(result_backend="redis://127.0.0.1:6379/11"))
+    assert isinstance(app.backend, ListenerRedisBackend)
+    assert "redis://127.0.0.1:6379/11" == redis_url(app.conf.result_backend)
+    assert app.backend.on_task_call(None, "some-task-id") is None
+    assert set() == set(app.backend.result_consumer.subscribed_to)
+    assert app.conf.worker_send_task_events is False
+    assert app.conf.result_extended is False
+
+
+@pytest.mark.faults
+async def test_a_batch_that_kills_its_worker_every_time_is_dead_lettered_as_poison(
+    celery_engine: CeleryEngine, celery_redis_worker: CeleryWorkerProcess
+) -> None:
+    """Without a limit, Redis would redeliver it forever: after 3 deliveries it is refused,
+    dead-lettered with reason ``poison`` and the caller gets a clear error."""
+    key = unique("poison")
+    store = DeadLetterStore(TEST_BACKEND_URL)
+    options = CallOptions(worker_id="equiv", call_id=key, timeout_s=120)
+    with pytest.raises(PoisonBatchError, match="delivered 4 times"):
+        await celery_engine.map_batches([(key, 1)], celery_tasks.die_always, 1, 1, options)
+    letters = [d for d in store.list(50) if d.options.get("call_id") == key]
+    store.close()
+    assert ["poison"] == [letter.reason for letter in letters]
+    assert [(key, 1)] == letters[0].items
+    assert celery_redis_worker.running()

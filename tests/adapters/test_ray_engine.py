@@ -350,6 +350,9 @@ async def test_pipeline_chains_stage_outputs_as_object_refs(
         def __init__(self, real: Any) -> None:
             self.real = real
 
+        def options(self, **options: Any) -> SpyBatch:
+            return SpyBatch(self.real.options(**options))
+
         def remote(self, task: Any, allowed: Any, items: Any) -> Any:
             ref = self.real.remote(task, allowed, items)
             submitted.append((items, ref))
@@ -546,3 +549,54 @@ async def test_start_does_not_block_the_event_loop(ray_engine: ExecutionEngine) 
     finally:
         ticking.cancel()
     assert ticks >= 10
+
+
+SIGTERM_HOST = """
+import asyncio, os, signal
+from adapters.ray_engine import RayEngine
+
+received = []
+signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+
+async def main():
+    engine = RayEngine()
+    await engine.start()
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(0.5)
+    await engine.close()
+
+asyncio.run(main())
+print("host handler ran:", received == [signal.SIGTERM])
+"""
+
+
+@pytest.mark.slow
+def test_the_hosts_sigterm_handler_survives_ray_without_a_fake_crash_report(
+    tmp_path: Path,
+) -> None:
+    """A production worker's SIGTERM (a normal shutdown) reaches its own handler, and Ray's
+    native failure handler does not print a crash report with a stack trace for it."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"}
+    env.pop("RAY_ADDRESS", None)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_HOST],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert 0 == done.returncode, done.stderr[-2000:]
+    assert "host handler ran: True" in done.stdout
+    assert "SIGTERM received" not in done.stderr
+
+
+async def test_ray_tasks_are_named_after_the_production_worker(
+    ray_engine: ExecutionEngine,
+) -> None:
+    """``cutover.run_batch[W]`` in the Ray dashboard says which worker a batch serves."""
+    names = await ray_engine.map_batches(
+        [1, 2, 3], ray_tasks.ray_task_name, 2, 2, CallOptions(worker_id="billing")
+    )
+    assert ["cutover.run_batch[billing]"] * 3 == names

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 from compat import shadow_safe
@@ -66,3 +67,15 @@ async def with_timestamp(item: int) -> dict[str, int]:
     """A stable value plus a field that changes on every run (noise, not a difference)."""
     await asyncio.sleep(0)
     return {"item": item, "at": time.time_ns()}
+
+
+CALLER_RUNS: list[tuple[float, str]] = []
+"""(start time, thread name) of each run of :func:`traced_double` in the caller's process."""
+
+
+@shadow_safe
+async def traced_double(item: int) -> int:
+    """``2 * item``; in the caller's process, records when and on which thread it ran."""
+    if in_caller():
+        CALLER_RUNS.append((time.perf_counter(), threading.current_thread().name))
+    return 2 * item

@@ -206,3 +206,60 @@ async def test_records_reach_the_flag_stores_redis(
         assert [MATCH] == outcomes
     finally:
         recorder.close()
+
+
+async def test_a_legacy_candidate_starts_after_the_primary_and_on_the_callers_loop(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """Primary on Celery, candidate legacy: the candidate's items start only once the caller
+    has its result, and they run on the caller's thread (loop-bound resources stay usable)."""
+    import threading
+    import time
+
+    runner = ShadowRunner(recorder=recorder)
+    config = flags.ShadowConfig(route="legacy", sample=1.0, timeout_s=10.0)
+    set_flags({WORKER: flags.FlagRecord(route="celery", shadow=config, version=3)}, shadows=runner)
+    shadow_tasks.CALLER_RUNS.clear()
+    optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+    result = await optimizer.optimize_batch_processing([1, 2, 3], shadow_tasks.traced_double)
+    returned_at = time.perf_counter()
+    assert [] == shadow_tasks.CALLER_RUNS
+    await runner.drain(30)
+    assert [2, 4, 6] == result
+    assert 3 == len(shadow_tasks.CALLER_RUNS)
+    assert all(started >= returned_at for started, _ in shadow_tasks.CALLER_RUNS)
+    assert {threading.current_thread().name} == {name for _, name in shadow_tasks.CALLER_RUNS}
+    [record] = recorder.read(WORKER)
+    assert (MATCH, "celery", "legacy") == (
+        record.outcome,
+        record.primary_route,
+        record.candidate_route,
+    )
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_a_remote_candidate_runs_its_client_side_off_the_callers_loop(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder, candidate: str
+) -> None:
+    """The candidate's engine calls run on the shadow thread's loop, not the caller's."""
+    import asyncio
+
+    from compat.shadow.background import THREAD_NAME
+
+    seen: list[tuple[str, asyncio.AbstractEventLoop]] = []
+
+    class Spy(ShadowRunner):
+        async def _run_side(self, engine_name: str, *args: Any, **kwargs: Any) -> Any:
+            import threading
+
+            seen.append((threading.current_thread().name, asyncio.get_running_loop()))
+            return await super()._run_side(engine_name, *args, **kwargs)
+
+    runner = Spy(recorder=recorder)
+    config = flags.ShadowConfig(route=candidate, sample=1.0, timeout_s=10.0)
+    set_flags({WORKER: flags.FlagRecord(route="legacy", shadow=config)}, shadows=runner)
+    assert [0, 2] == await run_and_drain(runner, [0, 1], shadow_tasks.pure_double)
+    [(thread_name, loop)] = seen
+    assert THREAD_NAME == thread_name
+    assert asyncio.get_running_loop() is not loop
+    assert [MATCH] == [record.outcome for record in recorder.read(WORKER)]

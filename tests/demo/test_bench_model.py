@@ -150,7 +150,7 @@ def test_an_adaptive_miss_names_an_engine_its_cost_model_never_observed() -> Non
     [note] = report.notes
     assert "Its timed calls ran on ray 20" in note
     assert "legacy never observed, ray 0.300 ms" in note
-    assert "Router._run_legacy_only" in note
+    assert "never observed legacy for calls of this size" in note
 
 
 def test_a_missed_shim_target_shows_where_the_time_went() -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
+import pytest
+
+from cutover.errors import FlagValidationError
 from flags import Engine, FlagRecord, FlagTable, HybridPolicy, decide, record_cost
 from flags.adaptive import CostModel, default_cost_model, size_bucket
 
@@ -95,3 +99,43 @@ def test_decide_uses_the_adaptive_policy_fed_by_record_cost() -> None:
         assert ("ray", "hybrid-adaptive-cheaper") == (decision.engine, decision.reason)
     finally:
         default_cost_model.reset()
+
+
+def test_adaptive_candidates_widen_the_choice_beyond_small_and_large() -> None:
+    """``hybrid.candidates`` lists every engine the adaptive mode may pick: each is tried once,
+    then the cheapest wins, including one that is neither ``small`` nor ``large``."""
+    policy = HybridPolicy(mode="adaptive", explore=0.0, candidates=("legacy", "celery", "ray"))
+    table = FlagTable.static({WORKER: FlagRecord(route="hybrid", hybrid=policy)})
+    default_cost_model.reset()
+    try:
+        tried = [decide(table, WORKER, 1000).engine for _ in range(3)]
+        assert ["legacy", "celery", "ray"] == tried
+        for engine, seconds in (("legacy", 10.0), ("celery", 4.0), ("ray", 5.0)):
+            record_cost(WORKER, engine, 1000, seconds)
+        assert "celery" == decide(table, WORKER, 1000).engine
+    finally:
+        default_cost_model.reset()
+
+
+@pytest.mark.parametrize(
+    ("candidates", "field"),
+    [
+        ("ray", "hybrid.candidates"),
+        (["ray", "ray"], "hybrid.candidates"),
+        (["ray", "hybrid"], "hybrid.candidates[1]"),
+        (["spark"], "hybrid.candidates[0]"),
+    ],
+)
+def test_adaptive_candidates_are_validated(candidates: Any, field: str) -> None:
+    """Not a list, duplicates, ``hybrid`` itself or an unknown engine: refused, named."""
+    with pytest.raises(FlagValidationError) as refused:
+        HybridPolicy.from_dict({"mode": "adaptive", "candidates": candidates})
+    assert field == refused.value.field
+
+
+def test_adaptive_candidates_round_trip_through_json() -> None:
+    """``to_dict`` / ``from_dict`` keep the candidates (old records without them still load)."""
+    policy = HybridPolicy(mode="adaptive", candidates=("ray", "legacy"))
+    assert policy == HybridPolicy.from_dict(policy.to_dict())
+    assert () == HybridPolicy.from_dict({"mode": "adaptive"}).candidates
+    assert ("celery", "ray") == HybridPolicy(mode="adaptive").adaptive_candidates

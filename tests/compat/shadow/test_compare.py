@@ -288,3 +288,20 @@ def test_differing_paths_are_generalised() -> None:
     second = [{"ts": 3, "v": 1, "id": "c"}, {"ts": 4, "v": 2, "id": "d"}]
     assert frozenset({"$[*].ts", "$[*].id"}) == differing_paths(first, second, CONFIG)
     assert "$[*].a[*]" == generalize("$[3].a[0]")
+
+
+def test_describe_exception_is_type_and_message_cut_to_the_limit() -> None:
+    """One formatter: ``Type: message``, the type alone without a message, cut with ``…``."""
+    from compat.shadow.compare import describe_exception
+
+    class BrokenStr(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert "ValueError: bad" == describe_exception(ValueError("bad"))
+    assert "KeyError" == describe_exception(KeyError())
+    assert "BrokenStr: <str failed>" == describe_exception(BrokenStr())
+    long = describe_exception(ValueError("x" * 500))
+    assert 120 == len(long)
+    assert long.endswith("…")
+    assert 2000 >= len(describe_exception(ValueError("x" * 5000), 2000))
