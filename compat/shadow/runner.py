@@ -244,6 +244,11 @@ class ShadowRunner:
         started = time.perf_counter()
         try:
             engine = get_engine(engine_name)
+            # Start-up (``ray.init``, a broker connection) is bounded by the engine's own
+            # connect timeout. It is not the candidate's latency and must not eat its
+            # ``timeout_s``: measured, a cold Ray made every early candidate "time out".
+            await engine.start()
+            started = time.perf_counter()
             options = call_options(worker_id, f"{call_id}:shadow", decision.record)
             value = await asyncio.wait_for(work.run_detached(engine, options), timeout_s)
         except TimeoutError:

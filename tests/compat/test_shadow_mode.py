@@ -263,3 +263,36 @@ async def test_a_remote_candidate_runs_its_client_side_off_the_callers_loop(
     assert THREAD_NAME == thread_name
     assert asyncio.get_running_loop() is not loop
     assert [MATCH] == [record.outcome for record in recorder.read(WORKER)]
+
+
+async def test_a_candidates_engine_start_up_does_not_count_against_its_timeout(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """A cold engine (``ray.init`` takes seconds) is started before the candidate's clock and
+    ``timeout_s`` begin: the first candidates match instead of "timing out"."""
+    import asyncio
+
+    from adapters.legacy_engine import LegacyEngine
+    from adapters.registry import get_engine, set_engine
+
+    class ColdStartEngine(LegacyEngine):
+        """The real legacy engine, with a start-up slower than the shadow's timeout."""
+
+        started = False
+
+        async def start(self) -> None:
+            if not self.started:
+                await asyncio.sleep(0.6)
+                self.started = True
+
+    previous = get_engine("ray")
+    set_engine("ray", ColdStartEngine())
+    try:
+        runner = shadowing(set_flags, recorder, "ray", timeout_s=0.3)
+        assert [0, 2, 4] == await run_and_drain(runner, [0, 1, 2], shadow_tasks.pure_double)
+    finally:
+        set_engine("ray", previous)
+    [record] = recorder.read(WORKER)
+    assert MATCH == record.outcome
+    assert record.candidate_latency_s is not None
+    assert record.candidate_latency_s < 0.3
