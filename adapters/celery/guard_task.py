@@ -51,7 +51,7 @@ def beat_schedule(settings: GuardSettings | None = None) -> dict[str, dict[str, 
 def register(app: Any) -> None:
     """Register ``cutover.guard`` on ``app`` and set its Beat schedule."""
 
-    @app.task(name=GUARD_TASK)  # type: ignore[untyped-decorator]
+    @app.task(name=GUARD_TASK, shared=False)  # type: ignore[untyped-decorator]
     def guard() -> list[dict[str, Any]]:
         return run_guard_pass()
 

