@@ -94,12 +94,17 @@ def observe_latency(worker: str, route: str, seconds: float) -> None:
     """
     index = bisect_left(LATENCY_BUCKETS_S, seconds)
     with _lock:
-        try:
-            histogram = _latencies[worker, route]
-        except KeyError:
-            histogram = _latencies[worker, route] = [0] * (_SUM + 1)
-        histogram[index] += 1
-        histogram[_SUM] += seconds
+        _observe_locked(worker, route, index, seconds)
+
+
+def _observe_locked(worker: str, route: str, index: int, seconds: float) -> None:
+    """Add one observation in bucket ``index`` (the caller holds ``_lock``)."""
+    try:
+        histogram = _latencies[worker, route]
+    except KeyError:
+        histogram = _latencies[worker, route] = [0] * (_SUM + 1)
+    histogram[index] += 1
+    histogram[_SUM] += seconds
 
 
 def record_call(worker: str, route: str, items: int, seconds: float, failed: bool) -> None:
@@ -115,12 +120,7 @@ def record_call(worker: str, route: str, items: int, seconds: float, failed: boo
         _counts[("items", worker, route)] += items
         if failed:
             _counts[("errors", worker, route)] += 1
-        try:
-            histogram = _latencies[worker, route]
-        except KeyError:
-            histogram = _latencies[worker, route] = [0] * (_SUM + 1)
-        histogram[index] += 1
-        histogram[_SUM] += seconds
+        _observe_locked(worker, route, index, seconds)
 
 
 def value(name: str, worker: str | None = None, route: str | None = None) -> int:

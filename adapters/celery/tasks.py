@@ -141,11 +141,11 @@ def _check_not_poison(task: Any) -> None:
     pipe.incr(key)
     pipe.expire(key, int(task.app.conf.result_expires or 3600))
     redeliveries = int(pipe.execute()[0])
-    deliveries = redeliveries + 1
-    if deliveries > max_deliveries():
+    deliveries, limit = redeliveries + 1, max_deliveries()
+    if deliveries > limit:
         raise PoisonBatchError(
             f"this batch was delivered {deliveries} times and its worker process died each "
-            f"time (limit {max_deliveries()}, {MAX_DELIVERIES_ENV}): it is dead-lettered, not "
+            f"time (limit {limit}, {MAX_DELIVERIES_ENV}): it is dead-lettered, not "
             "run again; `cutover dlq list` shows it"
         )
 
