@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 import weakref
 from collections.abc import Sequence
@@ -58,7 +59,11 @@ class CeleryEngine:
         self._publisher: Publisher | None = None
         self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ResultListener]
         self._listeners = weakref.WeakKeyDictionary()
-        self._start_lock: asyncio.Lock | None = None
+        # One start per loop at a time: the first shadow calls of a worker all find the engine
+        # cold at once, and each starting its own listener leaked all but the last one.
+        self._starting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]]
+        self._starting = weakref.WeakKeyDictionary()
+        self._app_lock = threading.Lock()  # loops of several threads may start the engine
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -75,10 +80,19 @@ class CeleryEngine:
         return self._app
 
     async def start(self) -> None:
-        """Check the broker and subscribe to results for this loop. Idempotent."""
+        """Check the broker and subscribe to results for this loop. Idempotent, and calls that
+        arrive while a start is under way wait for that one instead of starting another."""
         loop = asyncio.get_running_loop()
         if loop in self._listeners:
             return
+        starting = self._starting.get(loop)
+        if starting is None:
+            starting = self._starting[loop] = loop.create_task(self._start_on(loop))
+            starting.add_done_callback(lambda _: self._starting.pop(loop, None))
+        # Shielded: a caller that gives up (a shadow timeout) does not cancel the others' start.
+        await asyncio.shield(starting)
+
+    async def _start_on(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._app is None:
             await asyncio.to_thread(self._create_app_and_connect)
         listener = ResultListener(
@@ -93,6 +107,11 @@ class CeleryEngine:
         )
 
     def _create_app_and_connect(self) -> None:
+        with self._app_lock:
+            if self._app is None:
+                self._create_app_and_connect_locked()
+
+    def _create_app_and_connect_locked(self) -> None:
         from adapters.celery.app import create_app
 
         app = create_app(self.settings)

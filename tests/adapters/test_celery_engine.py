@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from structlog.testing import capture_logs
 
 from adapters.base import CallOptions, ExecutionEngine, RetryPolicy
 from adapters.celery.dlq import DeadLetterStore
@@ -388,3 +389,20 @@ async def test_a_batch_that_kills_its_worker_every_time_is_dead_lettered_as_pois
     assert ["poison"] == [letter.reason for letter in letters]
     assert [(key, 1)] == letters[0].items
     assert celery_redis_worker.running()
+
+
+async def test_concurrent_starts_on_one_loop_open_one_result_listener(
+    celery_engine: CeleryEngine,
+) -> None:
+    """Twenty calls finding the engine cold at once start it once: one listener (one Redis
+    connection and reader) for the loop, not twenty of which nineteen leak."""
+    engine = CeleryEngine(
+        CelerySettings(broker_url=TEST_BROKER_URL, result_backend=TEST_BACKEND_URL)
+    )
+    try:
+        with capture_logs() as logs:
+            await asyncio.gather(*(engine.start() for _ in range(20)))
+        assert 1 == len([entry for entry in logs if entry["event"] == "engine_started"])
+        assert [2, 4] == await engine.map_batches([1, 2], equiv_tasks.double, 1, 2)
+    finally:
+        await engine.close()

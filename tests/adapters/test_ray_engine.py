@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from adapters.base import CallOptions, ExecutionEngine, RetryPolicy, TaskFunc
 from adapters.ray import runtime
@@ -36,7 +37,7 @@ from cutover.errors import (
 )
 from legacy import AsyncWorkerOptimizer
 from legacy.pipeline import Pipeline
-from tests.adapters import ray_tasks
+from tests.adapters import equiv_tasks, ray_tasks
 from tests.support.services import REPO_ROOT
 
 pytestmark = pytest.mark.ray
@@ -600,3 +601,40 @@ async def test_ray_tasks_are_named_after_the_production_worker(
         [1, 2, 3], ray_tasks.ray_task_name, 2, 2, CallOptions(worker_id="billing")
     )
     assert ["cutover.run_batch[billing]"] * 3 == names
+
+
+async def test_concurrent_starts_start_once_and_warm_the_workers(
+    ray_engine: ExecutionEngine,
+) -> None:
+    """The first shadow calls of a worker all find the engine cold at once: one of them
+    starts (and warms) it, the others wait for that start instead of running their own."""
+    engine = RayEngine()
+    try:
+        with capture_logs() as logs:
+            await asyncio.gather(*(engine.start() for _ in range(20)))
+        started = [entry for entry in logs if entry["event"] == "engine_started"]
+        assert 1 == len(started)
+        assert [] == [entry for entry in logs if entry["event"] == "warm_up_failed"]
+        assert [2, 4] == await engine.map_batches([1, 2], equiv_tasks.double, 1, 2, OPTIONS)
+    finally:
+        await engine.close()
+
+
+async def test_a_start_whose_owner_is_cancelled_is_taken_over_by_a_waiter(
+    ray_engine: ExecutionEngine,
+) -> None:
+    """A shadow candidate that times out while it is starting the engine is cancelled; a call
+    waiting on that start starts the engine itself instead of failing."""
+    engine = RayEngine()
+    try:
+        owner = asyncio.ensure_future(engine.start())
+        for _ in range(5):
+            await asyncio.sleep(0)  # the owner is now inside its warm-up
+        waiter = asyncio.ensure_future(engine.start())
+        await asyncio.sleep(0)
+        owner.cancel()
+        await asyncio.wait_for(waiter, 60)
+        assert owner.cancelled()
+        assert [2] == await engine.map_batches([1], equiv_tasks.double, 1, 1, OPTIONS)
+    finally:
+        await engine.close()
