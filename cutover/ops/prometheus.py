@@ -13,7 +13,7 @@ when Prometheus scrapes:
 ``cutover_shadow_outcomes_total``        shadow experiments by ``worker``, ``candidate`` and
                                          ``outcome`` (match, mismatch, both_failed,
                                          candidate_error, candidate_timeout, skipped_unsafe,
-                                         skipped_saturated, cancelled)
+                                         skipped_saturated, skipped_starting, cancelled)
 ``cutover_flag_version``                 current flag version per ``worker``
 ``cutover_flag_percent``                 share of calls on ``route`` (the rest on ``base``)
 ``cutover_flag_killed``                  1 when the worker's kill switch is on

@@ -296,3 +296,43 @@ async def test_a_candidates_engine_start_up_does_not_count_against_its_timeout(
     assert MATCH == record.outcome
     assert record.candidate_latency_s is not None
     assert record.candidate_latency_s < 0.3
+
+
+async def test_calls_made_while_the_candidate_engine_starts_are_not_shadowed(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """The first call starts a cold candidate engine; the calls that come while it starts are
+    skipped (and counted), not queued to hit the engine in one burst when it is up. Once it
+    is up, calls are shadowed again."""
+    import asyncio
+
+    from adapters.legacy_engine import LegacyEngine
+    from adapters.registry import get_engine, set_engine
+
+    class ColdStartEngine(LegacyEngine):
+        """The real legacy engine, with a start-up of 0.6 s."""
+
+        started = False
+
+        async def start(self) -> None:
+            if not self.started:
+                await asyncio.sleep(0.6)
+                self.started = True
+
+    previous = get_engine("ray")
+    set_engine("ray", ColdStartEngine())
+    skipped_before = metrics.value("shadow_skipped_starting", WORKER, "ray")
+    optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+    try:
+        runner = shadowing(set_flags, recorder, "ray")
+        for item in range(4):  # all within the 0.6 s start-up
+            assert [item * 2] == await optimizer.optimize_batch_processing(
+                [item], shadow_tasks.pure_double, 4, 2
+            )
+        await runner.drain(30)
+        assert 1 == len(recorder.read(WORKER))
+        assert 3 == metrics.value("shadow_skipped_starting", WORKER, "ray") - skipped_before
+        assert [10] == await run_and_drain(runner, [5], shadow_tasks.pure_double)
+    finally:
+        set_engine("ray", previous)
+    assert [MATCH, MATCH] == [record.outcome for record in recorder.read(WORKER)]
