@@ -123,8 +123,16 @@ def _comparable(
     only what differs from them; a new shadow only its route, sample and non-defaults)."""
     if record is None:
         return DEFAULT_RECORD.to_dict() if other is not None and "route" in other else {}
-    if record.get("shadow") is None and isinstance((other or {}).get("shadow"), Mapping):
-        unset = {**ShadowConfig(route="legacy").to_dict(), "route": None, "sample": None}
+    other_shadow = (other or {}).get("shadow")
+    if record.get("shadow") is None and isinstance(other_shadow, Mapping):
+        # The side without a shadow: its defaults where the other side has them too (not a
+        # change), nothing where the other side set a value (shown as "2.0 -> -", not as a
+        # change back to the default the flags no longer have).
+        defaults = {**ShadowConfig(route="legacy").to_dict(), "route": None, "sample": None}
+        unset = {
+            field: default if other_shadow.get(field) == default else None
+            for field, default in defaults.items()
+        }
         return {**record, "shadow": unset}
     return record
 

@@ -266,8 +266,9 @@ def _verdict(
         candidate.p95,
         bound,
         bound is not None and candidate.p95 is not None and candidate.p95 <= bound,
-        f"{_duration(candidate.p95)} <= {_duration(bound)} "
-        f"({ratio:g} x primary p95 {_duration(primary.p95)})",
+        "{} <= {} ({:g} x primary p95 {})".format(
+            *_distinct_durations(candidate.p95, bound), ratio, _duration(primary.p95)
+        ),
     )
     criteria = (enough, agreeing, fast)
     return Verdict(all(c.passed for c in criteria), criteria, source)
@@ -370,12 +371,23 @@ def _percent(rate: float | None) -> str:
     return f"{value:.2f}%" if value == 0 or value >= 0.01 else f"{value:.2g}%"
 
 
-def _duration(seconds: float | None) -> str:
+def _duration(seconds: float | None, digits: int = 1) -> str:
     if seconds is None or math.isnan(seconds):
         return "-"
     if seconds < 1:
-        return f"{seconds * 1000:.1f} ms"
-    return f"{seconds:.2f} s"
+        return f"{seconds * 1000:.{digits}f} ms"
+    return f"{seconds:.{digits + 1}f} s"
+
+
+def _distinct_durations(value: float | None, bound: float | None) -> tuple[str, str]:
+    """Both durations, with as many digits as it takes for unequal values to read unequal
+    (a verdict that says "[FAIL] 50.4 ms <= 50.4 ms" reads as a bug)."""
+    digits = 1
+    while True:
+        texts = _duration(value, digits), _duration(bound, digits)
+        if value == bound or texts[0] != texts[1] or digits >= 6:
+            return texts
+        digits += 1
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:

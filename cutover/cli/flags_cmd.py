@@ -5,6 +5,8 @@
     cutover flags list
     cutover flags get WORKER
     cutover flags set WORKER --route R [--percent P] [--base R] [--shadow R --sample S]
+        [--shadow-timeout S] [--min-comparisons N] [--max-mismatch-rate R]
+        [--max-p95-ratio X] [--max-candidate-error-rate R]
         [--hybrid-threshold N] [--hybrid-mode M] [--hybrid-candidates E,E]
         [--priority N] [--queue Q] [--fallback legacy|fail] [--retries N]
         [--retryable NAME ...] [--rollout STEPS] [--expect-version V] --reason TEXT [--actor A]
@@ -38,6 +40,26 @@ from flags.stores import FLAGS_URL_ENV, open_store
 
 SHADOW_OFF = "off"
 PLAN_DEFAULT = "default"
+
+SHADOW_THRESHOLD_OPTIONS = (
+    ("--shadow-timeout", "S", "timeout_s", "seconds a shadow candidate may take (default 10)"),
+    ("--min-comparisons", "N", "min_comparisons", "comparisons a verdict needs (default 1000)"),
+    ("--max-mismatch-rate", "R", "max_mismatch_rate", "mismatch rate allowed (default 0.001)"),
+    (
+        "--max-p95-ratio",
+        "X",
+        "max_candidate_p95_ratio",
+        "candidate p95 / primary p95 allowed (default 1.5)",
+    ),
+    (
+        "--max-candidate-error-rate",
+        "R",
+        "max_candidate_error_rate",
+        "candidate error rate before the guard rolls back (default 0.001)",
+    ),
+)
+"""``cutover flags set`` options for the shadow's verdict thresholds: option, metavar, the
+``shadow.*`` field it sets, help."""
 
 
 def default_actor() -> str:
@@ -96,6 +118,8 @@ def register(subparsers: Any) -> None:
         help=f"shadow candidate: {_one_of(ENGINES)}, or {SHADOW_OFF!r} to stop shadowing",
     )
     cmd.add_argument("--sample", metavar="S", help="share of calls (0-1) shadowed")
+    for option, metavar, field, what in SHADOW_THRESHOLD_OPTIONS:
+        cmd.add_argument(option, metavar=metavar, dest=f"shadow_{field}", help=what)
     cmd.add_argument("--hybrid-threshold", metavar="N", help="hybrid: batches below N go small")
     cmd.add_argument("--hybrid-mode", metavar="M", help=f"hybrid: {_one_of(HYBRID_MODES)}")
     cmd.add_argument(
@@ -327,13 +351,18 @@ def apply_options(
             data["shadow"] = None
         else:
             data["shadow"] = {**(data["shadow"] or {}), "route": args.shadow}
-    if args.sample is not None:
-        sample = _number("shadow.sample", args.sample)
+    shadow_settings = {"sample": args.sample} | {
+        field: getattr(args, f"shadow_{field}") for _, _, field, _ in SHADOW_THRESHOLD_OPTIONS
+    }
+    for field, text in shadow_settings.items():
+        if text is None:
+            continue
+        value = _number(f"shadow.{field}", text)
         if data["shadow"] is not None:
-            data["shadow"]["sample"] = sample
+            data["shadow"][field] = value
         elif not check_only:
             raise FlagValidationError(
-                "shadow.sample", sample, "a sample for a shadow: give --shadow ENGINE too"
+                f"shadow.{field}", value, "a setting of a shadow: give --shadow ENGINE too"
             )
     if args.hybrid_threshold is not None:
         data["hybrid"]["threshold"] = _integer("hybrid.threshold", args.hybrid_threshold)

@@ -199,6 +199,34 @@ def test_set_rollout_names_the_plan_of_promote(capsys: pytest.CaptureFixture[str
     assert ("rollout" not in record, 2) == (True, record["version"])  # the refusal wrote nothing
 
 
+def test_set_changes_the_shadow_verdict_thresholds(capsys: pytest.CaptureFixture[str]) -> None:
+    """The readiness verdict and the guard read these per worker; out-of-range values are
+    refused by the model with the field's name; without a shadow there is nothing to set."""
+    run(
+        capsys,
+        "flags", "set", "w", "--route", "legacy", "--shadow", "ray",
+        "--min-comparisons", "200", "--max-p95-ratio", "2.5", "--max-mismatch-rate", "0",
+        "--max-candidate-error-rate", "0.01", "--shadow-timeout", "30", "--reason", "r",
+    )  # fmt: skip
+    shadow = run_json(capsys, "flags", "get", "w")["shadow"]
+    assert (200, 2.5, 0, 0.01, 30) == (
+        shadow["min_comparisons"],
+        shadow["max_candidate_p95_ratio"],
+        shadow["max_mismatch_rate"],
+        shadow["max_candidate_error_rate"],
+        shadow["timeout_s"],
+    )
+    bad_rate = ["--route", "legacy", "--max-mismatch-rate", "2"]
+    status, _, err = run(capsys, "flags", "set", "w", *bad_rate, "--reason", "r")
+    assert 2 == status
+    assert "'shadow.max_mismatch_rate'" in err
+    status, _, err = run(
+        capsys, "flags", "set", "v", "--route", "legacy", "--min-comparisons", "5", "--reason", "r"
+    )
+    assert 2 == status
+    assert "give --shadow ENGINE too" in err
+
+
 def test_list_shows_a_table_and_json(
     capsys: pytest.CaptureFixture[str], url_args: list[str]
 ) -> None:

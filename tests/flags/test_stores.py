@@ -19,7 +19,7 @@ from cutover.errors import (
 )
 from flags import keys
 from flags.model import DEFAULT_RECORD, FlagRecord, ShadowConfig
-from flags.store import GLOBAL, FlagStore
+from flags.store import GLOBAL, FlagStore, diff
 from flags.stores import open_store
 from flags.stores.file_store import FileFlagStore, path_from_url
 from flags.stores.redis_store import RedisFlagStore
@@ -249,6 +249,22 @@ def test_every_change_is_audited_with_who_when_why_and_old_to_new(store: FlagSto
     assert ["billing", "billing", "other"] == [e.worker for e in store.history(None)]
     assert 1 == len(store.history("billing", limit=1))
     assert "kill" == store.history("billing", limit=1)[0].action
+
+
+def test_adding_or_removing_a_shadow_shows_only_what_it_set() -> None:
+    """Turning a shadow on lists its route, sample and non-default thresholds; turning it off
+    lists the same fields going to nothing, not "back" to defaults the flags no longer hold."""
+    shadowed = FlagRecord(
+        shadow=ShadowConfig(route="ray", sample=1.0, max_candidate_p95_ratio=2.0)
+    ).to_dict()
+    plain = FlagRecord().to_dict()
+    expected = {
+        "shadow.max_candidate_p95_ratio": (2.0, None),
+        "shadow.route": ("ray", None),
+        "shadow.sample": (1.0, None),
+    }
+    assert expected == diff(shadowed, plain)
+    assert {path: (new, old) for path, (old, new) in expected.items()} == diff(plain, shadowed)
 
 
 def test_promote_and_rollback_are_audited_under_their_own_actions(store: FlagStore) -> None:

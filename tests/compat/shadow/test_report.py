@@ -199,3 +199,13 @@ def test_json_and_text_renderings() -> None:
     assert "[pass] mismatch rate: 4.00% (4 of 100) <= 5.00% allowed" in text
     assert "$[*].total: value differs" in text
     assert "no shadow records in x\n" == build_report([], {}, source="x").render_text()
+
+
+def test_a_failed_latency_bound_never_reads_as_equal_values() -> None:
+    """``[FAIL] candidate p95: 50.4 ms <= 50.4 ms`` read as a bug in the walkthrough: close
+    values get the digits that tell them apart; distinct ones keep the short form."""
+    from compat.shadow.report import _distinct_durations
+
+    assert ("50.41 ms", "50.39 ms") == _distinct_durations(0.05041, 0.05039)
+    assert ("42.9 ms", "47.4 ms") == _distinct_durations(0.0429, 0.0474)
+    assert ("1.50 s", "1.50 s") == _distinct_durations(1.5, 1.5)
