@@ -42,6 +42,27 @@ async def measure(
     return Timing(label, statistics.median(runs), tuple(runs))
 
 
+async def measure_interleaved(
+    cells: list[tuple[str, Callable[[], Awaitable[Any]]]], repeats: int, warmup: int = 1
+) -> list[Timing]:
+    """Like :func:`measure` for several cells, run round-robin: A B C, A B C, ...
+
+    Cells compared as a ratio should see the same machine. On a shared VM the speed of a core
+    drifts by several percent over a minute; timing all of A and then all of B puts that drift
+    into the ratio, while interleaving spreads it over both.
+    """
+    for _ in range(warmup):
+        for _label, run in cells:
+            await run()
+    runs: dict[str, list[float]] = {label: [] for label, _run in cells}
+    for _ in range(repeats):
+        for label, run in cells:
+            started = time.perf_counter()
+            await run()
+            runs[label].append(time.perf_counter() - started)
+    return [Timing(label, statistics.median(runs[label]), tuple(runs[label])) for label, _ in cells]
+
+
 def machine_details() -> str:
     """One line that says where the figures come from."""
     return (

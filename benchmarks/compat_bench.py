@@ -26,6 +26,7 @@ import flags
 from benchmarks.common import machine_details, render_table
 from compat.optimizer import AsyncWorkerOptimizer as CompatOptimizer
 from compat.router import Router, set_router
+from compat.shadow.recorders import MemoryShadowRecorder
 from compat.shadow.runner import ShadowRunner, set_shadow_runner
 from compat.shadow.safety import shadow_safe
 from cutover.demo import tasks
@@ -126,25 +127,14 @@ async def shadow_latency(calls: int) -> dict[str, float]:
             ("shadow 100% on ray", flags.FlagRecord(route="legacy", shadow=shadow)),
         ):
             install(record, "warning")
-            set_shadow_runner(ShadowRunner(recorder=_NullRecorder()))
+            # Records kept in memory: the benchmark measures the primary, not the store.
+            set_shadow_runner(ShadowRunner(recorder=MemoryShadowRecorder()))
             started = time.perf_counter()
             await optimizer.optimize_batch_processing(items, io_5ms, 10, 5)
             results[label].append((time.perf_counter() - started) * 1000)
             await asyncio.sleep(0.02)
     await optimizer.__aexit__(None, None, None)
     return {label: statistics.median(values) for label, values in results.items()}
-
-
-class _NullRecorder:
-    """Keeps records in memory: the benchmark measures the primary, not the store."""
-
-    dropped = 0
-
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def record(self, record: Any) -> None:
-        self.records.append(record)
 
 
 def main(argv: list[str] | None = None) -> int:
