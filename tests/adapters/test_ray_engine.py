@@ -365,6 +365,9 @@ async def test_pipeline_chains_stage_outputs_as_object_refs(
 
     monkeypatch.setattr("adapters.ray_engine.remote_functions", spy_functions)
     engine = engine_with(RaySettings())
+    await engine.start()
+    assert 0 < len(submitted)  # start() warmed the workers through the same remote function
+    submitted.clear()
     stages = [ray_tasks.stage_add_one, ray_tasks.stage_square, ray_tasks.stage_pid]
     results = await engine.run_pipeline(list(range(20)), stages, OPTIONS)
     assert [((i + 1) ** 2) for i in range(20)] == [value for value, _ in results]

@@ -135,7 +135,11 @@ def test_a_write_reaches_every_kind_of_process_within_a_second(
         print(f"live-update latency (s) over {store_url.split(':')[0]}: {latencies}")
         for name, measured in latencies.items():
             assert max(measured) < LIVE_UPDATE_LIMIT_S, (name, measured)
-        assert 30.0 == parent_table.record(WORKER).percent
+        # The parent's own watcher thread, like the children's, gets the last write live (the
+        # children answering first does not mean the parent's thread already ran).
+        assert (
+            _wait_until(lambda: parent_table.record(WORKER).percent == 30.0) < LIVE_UPDATE_LIMIT_S
+        )
     finally:
         for process, receive in children.values():
             process.join(timeout=10)
