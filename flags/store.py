@@ -122,7 +122,9 @@ def _comparable(
     """``record``, with what is absent compared as the defaults (a worker's first write shows
     only what differs from them; a new shadow only its route, sample and non-defaults)."""
     if record is None:
-        return DEFAULT_RECORD.to_dict() if other is not None and "route" in other else {}
+        if other is None or "route" not in other:
+            return {}
+        record = DEFAULT_RECORD.to_dict()  # a worker's first write: against the defaults
     other_shadow = (other or {}).get("shadow")
     if record.get("shadow") is None and isinstance(other_shadow, Mapping):
         # The side without a shadow: its defaults where the other side has them too (not a

@@ -265,6 +265,9 @@ def test_adding_or_removing_a_shadow_shows_only_what_it_set() -> None:
     }
     assert expected == diff(shadowed, plain)
     assert {path: (new, old) for path, (old, new) in expected.items()} == diff(plain, shadowed)
+    # A worker's first write, with a shadow, lists the same (it was listing every threshold).
+    first_write = {path: (new, old) for path, (old, new) in expected.items()}
+    assert first_write == diff(None, shadowed)
 
 
 def test_promote_and_rollback_are_audited_under_their_own_actions(store: FlagStore) -> None:
