@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from cutover.errors import ConfigurationError, DeadLetterError
-from cutover.logs import mask_url
+from cutover.logs import mask_text, mask_url
 
 DLQ_STREAM = "cutover:dlq"
 """The Redis stream of the Redis store."""
@@ -112,6 +112,22 @@ class DeadLetterStore:
     def display_url(self) -> str:
         """The store's URL with its password masked: what logs and the CLI show."""
         return mask_url(self.url)
+
+    def _client_errors(self) -> tuple[type[BaseException], ...]:
+        """The exceptions this backend's client library raises (imported by the subclass,
+        lazily where the library is heavy)."""
+        return (OSError,)
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """The client library's errors as :class:`DeadLetterError`, at this boundary: what
+        failed, in which store (its URL masked, and any URL inside the message too)."""
+        try:
+            yield
+        except self._client_errors() as exc:
+            raise DeadLetterError(
+                f"dead-letter store {self.display_url} failed while {doing}: {mask_text(str(exc))}"
+            ) from exc
 
     def add(
         self,

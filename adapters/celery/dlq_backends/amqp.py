@@ -34,8 +34,7 @@ from adapters.celery.dlq import (
     DeadLetterStore,
     not_found,
 )
-from cutover.errors import DeadLetterError, SerializationError
-from cutover.logs import mask_text
+from cutover.errors import SerializationError
 
 MAX_ENTRIES = 10_000
 """``x-max-length`` of the queue: the oldest dead letters are dropped beyond it."""
@@ -74,18 +73,11 @@ class AmqpDeadLetterStore(DeadLetterStore):
             options["ssl"] = self._ssl
         return kombu.Connection(self.url, **options)
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """kombu's and py-amqp's errors as :class:`DeadLetterError` (URL masked)."""
+    def _client_errors(self) -> tuple[type[BaseException], ...]:
         from amqp.exceptions import AMQPError
         from kombu.exceptions import KombuError
 
-        try:
-            yield
-        except (AMQPError, KombuError, OSError) as exc:
-            raise DeadLetterError(
-                f"dead-letter store {self.display_url} failed while {doing}: {mask_text(str(exc))}"
-            ) from exc
+        return (AMQPError, KombuError, OSError)
 
     # --- writing -------------------------------------------------------------------------
 

@@ -6,10 +6,8 @@ one ``XREVRANGE`` and deletes one entry by id, which is everything the store nee
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 
 import redis
@@ -17,7 +15,6 @@ import redis
 from adapters import codec
 from adapters.celery.dlq import DLQ_MAX_ENTRIES, DLQ_STREAM, DeadLetter, DeadLetterStore
 from cutover.errors import DeadLetterError, SerializationError
-from cutover.logs import mask_text
 
 _ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}\Z")
 
@@ -30,15 +27,8 @@ class RedisDeadLetterStore(DeadLetterStore):
         super().__init__(url)
         self._client = redis.Redis.from_url(url, **(ssl or {}))
 
-    @contextlib.contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """redis-py's errors as :class:`DeadLetterError`, at this boundary (URL masked)."""
-        try:
-            yield
-        except (redis.RedisError, OSError) as exc:
-            raise DeadLetterError(
-                f"dead-letter store {self.display_url} failed while {doing}: {mask_text(str(exc))}"
-            ) from exc
+    def _client_errors(self) -> tuple[type[BaseException], ...]:
+        return (redis.RedisError, OSError)
 
     def add(
         self,
