@@ -406,3 +406,27 @@ async def test_concurrent_starts_on_one_loop_open_one_result_listener(
         assert [2, 4] == await engine.map_batches([1, 2], equiv_tasks.double, 1, 2)
     finally:
         await engine.close()
+
+
+def test_publishing_on_redis_reuses_one_client_and_leaves_amqp_alone() -> None:
+    """kombu built a ``redis.Redis`` per published message (40 % of a ``send_task``); our
+    publisher's channel hands out one client. A RabbitMQ channel is left as kombu made it."""
+    import kombu
+
+    from adapters.celery.publisher import reuse_one_redis_client
+
+    with kombu.Connection(TEST_BROKER_URL) as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is not second  # kombu's own behaviour, which this changes
+        reuse_one_redis_client(channel)
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second
+            assert first.ping()
+        given = object()
+        with channel.conn_or_acquire(given) as client:
+            assert given is client
+    with kombu.Connection(TEST_AMQP_URL) as connection:
+        channel = connection.default_channel
+        reuse_one_redis_client(channel)
+        assert not hasattr(channel, "_cutover_client")
