@@ -53,6 +53,23 @@ def shadowing(
     return runner
 
 
+def cold_start_engine() -> Any:
+    """The real legacy engine, with a first ``start()`` of 0.6 s (as a cold Ray's ``init``)."""
+    import asyncio
+
+    from adapters.legacy_engine import LegacyEngine
+
+    class ColdStartEngine(LegacyEngine):
+        started = False
+
+        async def start(self) -> None:
+            if not self.started:
+                await asyncio.sleep(0.6)
+                self.started = True
+
+    return ColdStartEngine()
+
+
 async def run_and_drain(runner: ShadowRunner, items: list[int], func: Any) -> list[Any]:
     """One shadowed call, then wait for its experiment to be judged."""
     result = await compat.AsyncWorkerOptimizer(worker_id=WORKER).optimize_batch_processing(
@@ -270,23 +287,11 @@ async def test_a_candidates_engine_start_up_does_not_count_against_its_timeout(
 ) -> None:
     """A cold engine (``ray.init`` takes seconds) is started before the candidate's clock and
     ``timeout_s`` begin: the first candidates match instead of "timing out"."""
-    import asyncio
 
-    from adapters.legacy_engine import LegacyEngine
     from adapters.registry import get_engine, set_engine
 
-    class ColdStartEngine(LegacyEngine):
-        """The real legacy engine, with a start-up slower than the shadow's timeout."""
-
-        started = False
-
-        async def start(self) -> None:
-            if not self.started:
-                await asyncio.sleep(0.6)
-                self.started = True
-
     previous = get_engine("ray")
-    set_engine("ray", ColdStartEngine())
+    set_engine("ray", cold_start_engine())
     try:
         runner = shadowing(set_flags, recorder, "ray", timeout_s=0.3)
         assert [0, 2, 4] == await run_and_drain(runner, [0, 1, 2], shadow_tasks.pure_double)
@@ -304,23 +309,11 @@ async def test_calls_made_while_the_candidate_engine_starts_are_not_shadowed(
     """The first call starts a cold candidate engine; the calls that come while it starts are
     skipped (and counted), not queued to hit the engine in one burst when it is up. Once it
     is up, calls are shadowed again."""
-    import asyncio
 
-    from adapters.legacy_engine import LegacyEngine
     from adapters.registry import get_engine, set_engine
 
-    class ColdStartEngine(LegacyEngine):
-        """The real legacy engine, with a start-up of 0.6 s."""
-
-        started = False
-
-        async def start(self) -> None:
-            if not self.started:
-                await asyncio.sleep(0.6)
-                self.started = True
-
     previous = get_engine("ray")
-    set_engine("ray", ColdStartEngine())
+    set_engine("ray", cold_start_engine())
     skipped_before = metrics.value("shadow_skipped_starting", WORKER, "ray")
     optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
     try:
