@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.base import DEFAULT_OPTIONS, CallOptions, EngineHealth, TaskFunc, ZeroArgTask
-from adapters.celery.publisher import OutgoingMessage, Publisher
+from adapters.celery.publisher import OutgoingMessage, Publisher, PublishFailed
 from adapters.celery.results import ResultListener
 from adapters.celery.settings import MAX_PRIORITY, CelerySettings, queue_for_worker
 from adapters.celery.tasks import RUN_BATCH, RUN_TASK, retry_policy_to_options
@@ -250,18 +250,21 @@ class CeleryEngine:
             for task_id in task_ids:
                 self._listener().forget(task_id)
             raise
-        except Exception as exc:
+        except PublishFailed as failure:
             for task_id in task_ids:
                 self._listener().forget(task_id)
+            cause = failure.__cause__ or failure
             where = mask_url(self.settings.broker_url)
-            if nothing_sent_yet:
+            # Only a call of which no message reached the broker may run elsewhere (the
+            # fallback to legacy): a batch already published would run twice.
+            if nothing_sent_yet and failure.sent == 0:
                 raise EngineUnavailableError(
-                    f"could not send to the Celery broker {where}: {exc}"
-                ) from exc
+                    f"could not send to the Celery broker {where}: {cause}"
+                ) from cause
             raise EngineError(
-                f"the Celery broker {where} failed in the middle of a call (earlier batches "
-                f"were already sent, so the call is not re-run elsewhere): {exc}"
-            ) from exc
+                f"the Celery broker {where} failed in the middle of a call ({failure}; "
+                f"batches already sent may run, so the call is not re-run elsewhere): {cause}"
+            ) from cause
 
     async def _run_window(
         self,

@@ -68,6 +68,16 @@ def reuse_one_redis_client(channel: Any) -> None:
     redis_channel._cutover_client = client
 
 
+class PublishFailed(Exception):
+    """The broker refused or lost a publish: ``sent`` of ``total`` messages were published
+    before it (0 means none was, so the call may still safely run elsewhere)."""
+
+    def __init__(self, sent: int, total: int) -> None:
+        super().__init__(f"publishing failed after {sent} of {total} message(s)")
+        self.sent = sent
+        self.total = total
+
+
 class Publisher:
     """Publishes batches of messages from one background thread."""
 
@@ -81,32 +91,43 @@ class Publisher:
         await loop.run_in_executor(self._executor, self._send_sync, list(messages))
 
     def _send_sync(self, messages: list[OutgoingMessage]) -> None:
+        sent = 0
+        try:
+            with self._app.producer_or_acquire() as producer:
+                reuse_one_redis_client(producer.channel)
+                for message in messages:
+                    self._send_one(producer, message)
+                    sent += 1
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise PublishFailed(sent, len(messages)) from exc
+
+    def _send_one(self, producer: Any, message: OutgoingMessage) -> None:
+        """Publish one message; a value our serializer refuses is our SerializationError."""
         from kombu.exceptions import EncodeError
 
-        with self._app.producer_or_acquire() as producer:
-            reuse_one_redis_client(producer.channel)
-            for message in messages:
-                try:
-                    self._app.send_task(
-                        message.task_name,
-                        args=message.args,
-                        task_id=message.task_id,
-                        queue=message.queue,
-                        routing_key=message.queue,
-                        priority=message.priority,
-                        shadow=message.shadow,
-                        producer=producer,
-                        # Items may be large or sensitive: Flower and the worker's log show a
-                        # summary, never the data (Celery would repr() every item).
-                        argsrepr=_summary(message.args),
-                        kwargsrepr="{}",
-                    )
-                except EncodeError as exc:
-                    # kombu wraps the serializer's error; surface ours, which names the type.
-                    cause = exc.__cause__ or exc.__context__
-                    if isinstance(cause, SerializationError):
-                        raise cause from None
-                    raise SerializationError(str(exc)) from exc
+        try:
+            self._app.send_task(
+                message.task_name,
+                args=message.args,
+                task_id=message.task_id,
+                queue=message.queue,
+                routing_key=message.queue,
+                priority=message.priority,
+                shadow=message.shadow,
+                producer=producer,
+                # Items may be large or sensitive: Flower and the worker's log show a
+                # summary, never the data (Celery would repr() every item).
+                argsrepr=_summary(message.args),
+                kwargsrepr="{}",
+            )
+        except EncodeError as exc:
+            # kombu wraps the serializer's error; surface ours, which names the type.
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, SerializationError):
+                raise cause from None
+            raise SerializationError(str(exc)) from exc
 
     def check_connection(self, timeout_s: float) -> None:
         """Open a broker connection (blocking; run it in a thread)."""
@@ -118,4 +139,4 @@ class Publisher:
         self._executor.shutdown(wait=True)
 
 
-__all__ = ["OutgoingMessage", "Publisher"]
+__all__ = ["OutgoingMessage", "PublishFailed", "Publisher"]

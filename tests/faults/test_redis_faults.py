@@ -27,7 +27,7 @@ from adapters.celery.engine import CeleryEngine
 from adapters.celery.settings import CelerySettings
 from adapters.registry import set_engine
 from compat import metrics
-from cutover.errors import EngineTimeoutError, EngineUnavailableError
+from cutover.errors import EngineError, EngineTimeoutError, EngineUnavailableError
 from tests.adapters import equiv_tasks
 from tests.compat.conftest import SetFlags
 from tests.faults import fault_tasks
@@ -142,3 +142,31 @@ async def test_redis_unreachable_from_the_start_falls_back_or_fails_by_policy(
             await asyncio.wait_for(call, UNREACHABLE_BOUND_S)
         assert 0 == metrics.value("fallbacks", worker, "celery")
     assert time.monotonic() - started < UNREACHABLE_BOUND_S
+
+
+async def test_a_broker_lost_after_part_of_a_window_was_sent_is_not_a_safe_fallback(
+    private_redis: RedisServer, make_engine: Callable[[str, str], CeleryEngine]
+) -> None:
+    """The connection drops while the first window is published, after two of its three
+    messages reached the broker. Falling back to legacy would run those two batches twice,
+    so the call fails with ``EngineError`` (not ``EngineUnavailableError``), saying so.
+
+    The drop is Redis's own: a message over its ``proto-max-bulk-len`` (lowered to 1 MB
+    here) makes it close the connection, deterministically at the third message.
+    """
+    import redis
+
+    admin = redis.Redis.from_url(private_redis.url(0))
+    admin.config_set("proto-max-bulk-len", "1mb")
+    engine = make_engine(private_redis.url(0), private_redis.url(1))
+    worker_id = unique("fault-partial")
+    items: list[object] = [1, 2, 3, 4, b"x" * 2_000_000]
+    with pytest.raises(EngineError) as raised:
+        await engine.map_batches(
+            items, equiv_tasks.identity, 2, 5, CallOptions(worker_id=worker_id, timeout_s=10)
+        )
+    assert not isinstance(raised.value, EngineUnavailableError)
+    assert "after 2 of 3 message(s)" in str(raised.value)
+    queued = sum(int(admin.llen(key)) for key in admin.keys(f"cutover.{worker_id}*"))
+    assert 2 == queued
+    admin.close()
