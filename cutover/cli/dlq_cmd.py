@@ -38,6 +38,7 @@ from adapters.celery.dlq import (
     open_dead_letter_store,
 )
 from adapters.celery.settings import CelerySettings
+from cutover.cli.common import print_help
 from cutover.errors import CutoverError, InvalidArgumentError
 from cutover.logs import mask_text
 
@@ -53,7 +54,7 @@ def register(subparsers: Any) -> None:
         help="dead letters: list, show, replay and purge refused or exhausted work",
         description="The Celery dead-letter store (see `cutover dlq CMD -h`).",
     )
-    parser.set_defaults(handler=lambda _args: _print_help(parser))
+    parser.set_defaults(handler=lambda _args: print_help(parser))
     commands = parser.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND")
 
     common = argparse.ArgumentParser(add_help=False)
@@ -85,11 +86,6 @@ def _id_or_all(cmd: argparse.ArgumentParser) -> None:
     target = cmd.add_mutually_exclusive_group(required=True)
     target.add_argument("entry_id", metavar="ID", nargs="?")
     target.add_argument("--all", action="store_true", help="every dead letter")
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def settings_of(args: argparse.Namespace) -> CelerySettings:

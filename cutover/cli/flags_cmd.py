@@ -33,10 +33,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from cutover.cli.common import add_flags_url, print_help
 from cutover.errors import FlagValidationError
 from flags.model import ENGINES, FALLBACKS, HYBRID_MODES, ROUTES, FlagRecord
 from flags.store import AuditEntry, FlagStore, diff
-from flags.stores import FLAGS_URL_ENV, open_store
+from flags.stores import open_store
 
 SHADOW_OFF = "off"
 PLAN_DEFAULT = "default"
@@ -81,16 +82,12 @@ def register(subparsers: Any) -> None:
         help="read and change per-worker routing flags",
         description="Read and change the per-worker routing flags (see `cutover flags CMD -h`).",
     )
-    parser.set_defaults(handler=lambda _args: _print_help(parser))
+    parser.set_defaults(handler=lambda _args: print_help(parser))
     commands = parser.add_subparsers(dest="flags_command", metavar="SUBCOMMAND")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    common.add_argument(
-        "--flags-url",
-        metavar="URL",
-        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
-    )
+    add_flags_url(common)
     change = argparse.ArgumentParser(add_help=False)
     change.add_argument("--reason", required=True, metavar="TEXT", help="why (required)")
     change.add_argument("--actor", metavar="A", help="who (default: user@host)")
@@ -173,11 +170,6 @@ def _worker_or_all(cmd: argparse.ArgumentParser) -> None:
 
 def _one_of(names: Sequence[str]) -> str:
     return " | ".join(names)
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 # --- the commands ------------------------------------------------------------------------------

@@ -21,12 +21,11 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from compat.shadow.recorders import open_recorder
+from cutover.cli.common import add_flags_url, store_and_records
 from cutover.cli.signals import stop_on_signals
 from cutover.errors import InvalidArgumentError
 from cutover.ops.guard import GuardCheck, run_guard_forever, run_guard_once
 from cutover.ops.guard_settings import INTERVAL_ENV, WINDOW_ENV, GuardSettings
-from flags.stores import FLAGS_URL_ENV, configured_flags_url, open_store
 
 EXIT_TRIPPED = 1
 
@@ -49,11 +48,7 @@ def register(subparsers: Any) -> None:
         "--window", type=float, metavar="S", help=f"seconds of records judged (${WINDOW_ENV})"
     )
     cmd.add_argument("--json", action="store_true", help="one JSON object per pass")
-    cmd.add_argument(
-        "--flags-url",
-        metavar="URL",
-        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
-    )
+    add_flags_url(cmd)
     cmd.set_defaults(handler=cmd_guard)
 
 
@@ -72,10 +67,7 @@ def _settings(args: argparse.Namespace) -> GuardSettings:
 def cmd_guard(args: argparse.Namespace) -> int:
     """``cutover guard [--once]``."""
     settings = _settings(args)
-    url = configured_flags_url(args.flags_url)
-    store = open_store(url)
-    recorder = open_recorder(url)
-    try:
+    with store_and_records(args.flags_url) as (store, recorder):
         if args.once:
             checks = run_guard_once(store, recorder, settings=settings)
             _print_pass(args, checks)
@@ -98,9 +90,6 @@ def cmd_guard(args: argparse.Namespace) -> int:
             )
         print(f"guard: stopped after {passes} passes", file=sys.stderr, flush=True)
         return 0
-    finally:
-        recorder.close()
-        store.close()
 
 
 def _print_pass(args: argparse.Namespace, checks: list[GuardCheck]) -> None:

@@ -19,10 +19,10 @@ import sys
 import threading
 from typing import Any
 
+from cutover.cli.common import add_flags_url
 from cutover.cli.signals import stop_on_signals
 from cutover.errors import InvalidArgumentError
 from flags import FlagTable
-from flags.stores import FLAGS_URL_ENV
 
 
 def register(subparsers: Any) -> None:
@@ -34,11 +34,7 @@ def register(subparsers: Any) -> None:
     )
     cmd.add_argument("--port", type=int, required=True, metavar="N", help="TCP port (0: any)")
     cmd.add_argument("--addr", default="0.0.0.0", metavar="A", help="address (default 0.0.0.0)")
-    cmd.add_argument(
-        "--flags-url",
-        metavar="URL",
-        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
-    )
+    add_flags_url(cmd)
     cmd.set_defaults(handler=cmd_metrics)
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from compat.shadow.recorders import open_recorder
+from cutover.cli.common import add_flags_url, store_and_records
 from cutover.ops.html_report import write_report
-from flags.stores import FLAGS_URL_ENV, configured_flags_url, open_store
 
 
 def register(subparsers: Any) -> None:
@@ -30,24 +29,14 @@ def register(subparsers: Any) -> None:
     )
     cmd.add_argument("workers", metavar="WORKER", nargs="*", help="only these (default: all)")
     cmd.add_argument("--html", required=True, metavar="FILE", help="where to write the page")
-    cmd.add_argument(
-        "--flags-url",
-        metavar="URL",
-        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
-    )
+    add_flags_url(cmd)
     cmd.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``cutover report --html FILE``."""
-    url = configured_flags_url(args.flags_url)
-    store = open_store(url)
-    recorder = open_recorder(url)
-    try:
+    with store_and_records(args.flags_url) as (store, recorder):
         views = write_report(args.html, store, recorder, args.workers or None)
-    finally:
-        recorder.close()
-        store.close()
     ready = sum(1 for view in views if view.pair is not None and view.pair.verdict.ready)
     print(f"wrote {args.html}: {len(views)} workers, {ready} ready")
     return 0

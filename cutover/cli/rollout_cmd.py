@@ -19,10 +19,10 @@ import json
 import sys
 from typing import Any
 
-from compat.shadow.recorders import open_recorder
+from cutover.cli.common import add_flags_url, store_and_records
 from cutover.cli.flags_cmd import default_actor
 from cutover.ops.rollout import RolloutChange, describe_plan, plan_of, promote, rollback
-from flags.stores import FLAGS_URL_ENV, configured_flags_url, open_store
+from flags.stores import open_store
 
 
 def register(subparsers: Any) -> None:
@@ -32,11 +32,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--reason", required=True, metavar="TEXT", help="why (required)")
     common.add_argument("--actor", metavar="A", help="who (default: user@host)")
     common.add_argument("--json", action="store_true", help="print JSON")
-    common.add_argument(
-        "--flags-url",
-        metavar="URL",
-        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
-    )
+    add_flags_url(common)
     cmd = subparsers.add_parser(
         "promote",
         parents=[common],
@@ -63,10 +59,7 @@ def register(subparsers: Any) -> None:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     """``cutover promote WORKER --reason TEXT [--force]``."""
-    url = configured_flags_url(args.flags_url)
-    store = open_store(url)
-    recorder = open_recorder(url)
-    try:
+    with store_and_records(args.flags_url) as (store, recorder):
         change = promote(
             args.worker,
             args.reason,
@@ -75,9 +68,6 @@ def cmd_promote(args: argparse.Namespace) -> int:
             store=store,
             recorder=recorder,
         )
-    finally:
-        recorder.close()
-        store.close()
     _print(args, change)
     return 0
 

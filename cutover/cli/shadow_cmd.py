@@ -21,10 +21,11 @@ from typing import Any
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, open_recorder
 from compat.shadow.report import build_report
+from cutover.cli.common import add_flags_url, print_help
 from cutover.errors import FlagError, InvalidArgumentError
 from cutover.logs import mask_url
 from flags import ShadowConfig
-from flags.stores import FLAGS_URL_ENV, configured_flags_url, open_store
+from flags.stores import configured_flags_url, open_store
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
         help="shadow mode: compare a candidate engine with the primary",
         description="Shadow mode results (see `cutover shadow CMD -h`).",
     )
-    parser.set_defaults(handler=lambda _args: _print_help(parser))
+    parser.set_defaults(handler=lambda _args: print_help(parser))
     commands = parser.add_subparsers(dest="shadow_command", metavar="SUBCOMMAND")
 
     cmd = commands.add_parser(
@@ -51,17 +52,8 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"newest records read per worker (default {DEFAULT_READ_LIMIT})",
     )
-    cmd.add_argument(
-        "--flags-url",
-        metavar="URL",
-        help=f"the flag store (redis://, rediss://, file://); overrides ${FLAGS_URL_ENV}",
-    )
+    add_flags_url(cmd)
     cmd.set_defaults(handler=cmd_report)
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _configs(url: str, workers: set[str]) -> dict[str, ShadowConfig | None]:
