@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cutover.cli.common import add_flags_url, print_help
+from cutover.display import show_value
 from cutover.errors import FlagValidationError
 from flags.model import ENGINES, FALLBACKS, HYBRID_MODES, ROUTES, FlagRecord
 from flags.store import AuditEntry, FlagStore, diff
@@ -238,7 +239,9 @@ def cmd_get(args: argparse.Namespace) -> int:
     print(f"worker: {args.worker}    store: {url}")
     if record.version == 0:
         print("(never configured: these are the defaults)")
-    _print_table(["FIELD", "VALUE"], [[k, _show(v)] for k, v in _flat(record.to_dict()).items()])
+    _print_table(
+        ["FIELD", "VALUE"], [[k, show_value(v)] for k, v in _flat(record.to_dict()).items()]
+    )
     return 0
 
 
@@ -410,7 +413,7 @@ def _print_change(args: argparse.Namespace, old: FlagRecord, new: FlagRecord) ->
     if not changes:
         print("  no flag changed")
     for name, (before, after) in changes.items():
-        print(f"  {name}: {_show(before)} -> {_show(after)}")
+        print(f"  {name}: {show_value(before)} -> {show_value(after)}")
 
 
 def _print_json(data: Any) -> None:
@@ -436,16 +439,6 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
-
-
 def _percent(value: float) -> str:
     return f"{value:g}%"
 
@@ -469,7 +462,9 @@ def _summary(entry: AuditEntry) -> str:
     changes = entry.changes()
     if not changes:
         return "no flag changed"
-    return "; ".join(f"{name} {_show(old)} -> {_show(new)}" for name, (old, new) in changes.items())
+    return "; ".join(
+        f"{name} {show_value(old)} -> {show_value(new)}" for name, (old, new) in changes.items()
+    )
 
 
 __all__ = [

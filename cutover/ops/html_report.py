@@ -27,6 +27,7 @@ from compat.shadow.recorders import DEFAULT_READ_LIMIT, ShadowRecorder
 from compat.shadow.records import AGREEMENTS, CANDIDATE_TIMEOUT, OUTCOMES, ShadowRecord
 from compat.shadow.report import DiffGroup, PairReport, build_report
 from cutover import __version__
+from cutover.display import show_value
 from cutover.errors import FlagError, InvalidArgumentError
 from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
 from cutover.ops.rollout import describe_plan, plan_of, position
@@ -42,6 +43,11 @@ PRIMARY_COLOR: Final = "#2b6cb0"
 CANDIDATE_COLOR: Final = "#dd6b20"
 MATCH_COLOR: Final = "#2f855a"
 PERCENT_COLOR: Final = "#6b46c1"
+
+
+def _show_html(value: Any) -> str:
+    """A flag value as the page shows it: lists read as prose."""
+    return show_value(value, ", ")
 
 
 def _e(value: object) -> str:
@@ -181,16 +187,6 @@ def _routing(record: FlagRecord) -> str:
     return f"{off_base:g}% on {record.route}, {100 - off_base:g}% on {record.base}"
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value)
-
-
 def _sample(value: Any, limit: int = 300) -> str:
     text = json.dumps(value, ensure_ascii=False, default=repr)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -246,7 +242,7 @@ def _flags_table(view: WorkerView) -> str:
             "shadow",
             "-" if record.shadow is None else f"{record.shadow.route} @ {record.shadow.sample:g}",
         ),
-        ("kill switch", _show(record.kill)),
+        ("kill switch", _show_html(record.kill)),
         ("fallback", record.fallback),
         ("version", str(record.version)),
         ("last change", f"{record.updated_at or '-'} by {record.updated_by or '-'}"),
@@ -270,7 +266,8 @@ def _history_table(view: WorkerView) -> str:
     rows = []
     for entry in reversed(view.history):
         changes = "; ".join(
-            f"{name} {_show(old)} → {_show(new)}" for name, (old, new) in entry.changes().items()
+            f"{name} {_show_html(old)} → {_show_html(new)}"
+            for name, (old, new) in entry.changes().items()
         )
         rows.append(
             f"<tr><td><code>{_e(entry.at)}</code></td>"
