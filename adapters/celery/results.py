@@ -103,7 +103,7 @@ class ResultListener:
         self._waiters.clear()
         with contextlib.suppress(RedisError, OSError):
             await self._unlink_consumed()
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._pubsub.aclose()
         await self._redis.aclose()
 
     def _deliver(self, key: str, raw: bytes | str) -> None:

@@ -177,7 +177,7 @@ class RedisFlagStore(FlagStore):
 
     def watch(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         client = self._connect(retries=0)  # a lost connection must surface, not be hidden
-        pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+        pubsub = client.pubsub()
         try:
             with self._errors("subscribing to flag changes"):
                 pubsub.subscribe(keys.CHANGES_CHANNEL)

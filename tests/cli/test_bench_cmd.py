@@ -17,6 +17,7 @@ from cutover.cli.bench_cmd import config_from_args, results_path
 from cutover.demo.bench import RESULTS_PATH, ROUTES, SCENARIOS, SEED_MEMORY_MB, SEED_SECONDS
 from cutover.logs import configure_logging
 from tests.demo.support import Finished, run_cutover
+from tests.support.services import redis_test_url
 
 
 @pytest.fixture
@@ -148,8 +149,8 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Finished, dict[
     """``cutover bench --quick --json`` on a Redis database of its own."""
     cwd = tmp_path_factory.mktemp("bench-cwd")
     env = {
-        "CUTOVER_BROKER_URL": "redis://127.0.0.1:6379/12",
-        "CUTOVER_RESULT_BACKEND": "redis://127.0.0.1:6379/13",
+        "CUTOVER_BROKER_URL": redis_test_url(12),
+        "CUTOVER_RESULT_BACKEND": redis_test_url(13),
     }
     finished = run_cutover("bench", "--quick", "--json", cwd=cwd, env=env)
     assert 0 == finished.status, finished.stdout + finished.stderr

@@ -21,7 +21,15 @@ from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.celery.settings import CelerySettings
 from adapters.celery.tasks import RUN_BATCH
 from cutover.cli import main
-from tests.support.services import TEST_AMQP_URL, TEST_BACKEND_URL, TEST_BROKER_URL, require_service
+from tests.support.services import (
+    TEST_AMQP_PORT,
+    TEST_AMQP_URL,
+    TEST_BACKEND_URL,
+    TEST_BROKER_URL,
+    TEST_REDIS_HOST,
+    TEST_REDIS_PORT,
+    require_service,
+)
 
 pytestmark = pytest.mark.celery
 
@@ -31,9 +39,9 @@ BROKERS = {"redis": TEST_BROKER_URL, "amqp": TEST_AMQP_URL}
 @pytest.fixture(params=["redis", "amqp"])
 def broker(request: pytest.FixtureRequest) -> str:
     """Each broker in turn (the dead-letter store follows it)."""
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     if request.param == "amqp":
-        require_service("RabbitMQ", "127.0.0.1", 5672)
+        require_service("RabbitMQ", "127.0.0.1", TEST_AMQP_PORT)
     return str(request.param)
 
 
@@ -165,7 +173,7 @@ def test_a_dead_letter_rabbitmq_made_itself_is_listed_but_never_replayed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A pickled task that a queue policy dead-lettered: shown as refused content, not replayed."""
-    require_service("RabbitMQ", "127.0.0.1", 5672)
+    require_service("RabbitMQ", "127.0.0.1", TEST_AMQP_PORT)
     from adapters.celery.dlq_backends.amqp import EXCHANGE, QUEUE
 
     task_id = uuid.uuid4().hex

@@ -23,6 +23,7 @@ from compat.shadow.report import build_report
 from compat.shadow.runner import ShadowRunner
 from tests.compat import shadow_tasks
 from tests.compat.conftest import SetFlags
+from tests.support.services import redis_test_url
 
 pytestmark = pytest.mark.usefixtures("live_engines")
 
@@ -214,7 +215,7 @@ async def test_records_reach_the_flag_stores_redis(
     """With a Redis flag store, records land in its capped per-worker stream."""
     from compat.shadow.recorders import open_recorder
 
-    recorder = open_recorder("redis://127.0.0.1:6379/6")
+    recorder = open_recorder(redis_test_url(6))
     try:
         runner = shadowing(set_flags, recorder, "celery")  # type: ignore[arg-type]
         await run_and_drain(runner, [3], shadow_tasks.pure_double)

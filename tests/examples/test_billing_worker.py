@@ -20,6 +20,8 @@ from tests.support.services import (
     REPO_ROOT,
     TEST_BACKEND_URL,
     TEST_BROKER_URL,
+    TEST_REDIS_HOST,
+    TEST_REDIS_PORT,
     require_service,
 )
 
@@ -39,7 +41,7 @@ def run(argv: list[str], env: dict[str, str]) -> str:
 def test_the_billing_worker_runs_where_its_flags_say(tmp_path: Path) -> None:
     """Legacy by default; after ``flags set --route celery`` every call runs on Celery (a
     Celery worker of its own consumes ``cutover.billing`` with the demo's allow-list)."""
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     env = {
         **os.environ,
         "CUTOVER_FLAGS_URL": f"file://{tmp_path / 'flags.json'}",

@@ -23,9 +23,12 @@ from adapters.celery.engine import CeleryEngine
 from tests.faults import fault_tasks
 from tests.faults.conftest import StartWorker, unique
 from tests.support.services import (
+    TEST_AMQP_PORT,
     TEST_AMQP_URL,
     TEST_BACKEND_URL,
     TEST_BROKER_URL,
+    TEST_REDIS_HOST,
+    TEST_REDIS_PORT,
     require_service,
 )
 from tests.support.waiting import until
@@ -64,9 +67,9 @@ async def test_worker_stopped_and_restarted_during_a_call_loses_nothing(
     coordination_keys: Callable[[str], str],
 ) -> None:
     """Stop the worker while a batch runs, start another: the result is complete and right."""
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     if broker == "amqp":
-        require_service("RabbitMQ", "127.0.0.1", 5672)
+        require_service("RabbitMQ", "127.0.0.1", TEST_AMQP_PORT)
     worker_id = unique(f"fault-{broker}")
     key = coordination_keys("restart")
     broker_url = BROKERS[broker]

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.base import CallOptions, ExecutionEngine
 from tests.faults import fault_tasks
-from tests.support.services import require_service
+from tests.support.services import TEST_REDIS_HOST, TEST_REDIS_PORT, require_service
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.faults, pytest.mark.ray]
@@ -30,7 +30,7 @@ async def test_ray_worker_killed_mid_batch_is_retried_and_loses_nothing(
     ray_engine: ExecutionEngine, coordination_keys: Callable[[str], str]
 ) -> None:
     """kill -9 of the Ray worker running a batch: retried, complete and correct result."""
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     key = coordination_keys("ray-kill")
     items = [(key, value) for value in range(ITEMS)]
     options = CallOptions(worker_id="ray-faults", call_id=key, timeout_s=90)

@@ -33,7 +33,7 @@ from tests.compat.conftest import SetFlags
 from tests.faults import fault_tasks
 from tests.faults.conftest import StartWorker, unique
 from tests.support.redis_server import RedisServer, free_port
-from tests.support.services import require_service
+from tests.support.services import TEST_REDIS_HOST, TEST_REDIS_PORT, require_service
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.faults, pytest.mark.celery]
@@ -79,7 +79,7 @@ async def test_redis_restarted_during_a_call_loses_nothing(
     coordination_keys: Callable[[str], str],
 ) -> None:
     """A durable Redis killed and restarted mid-call: the complete, correct result."""
-    require_service("Redis", "127.0.0.1", 6379)  # the coordination keys live there
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)  # the coordination keys live there
     key = coordination_keys("redis-restart")
     call = await start_call(private_redis, start_worker, make_engine, key, 60.0)
 
@@ -98,7 +98,7 @@ async def test_redis_that_lost_its_data_fails_the_call_at_its_timeout(
     coordination_keys: Callable[[str], str],
 ) -> None:
     """Restarted empty, the queued batches are gone: ``EngineTimeoutError``, on time."""
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     key = coordination_keys("redis-lost")
     call = await start_call(private_redis, start_worker, make_engine, key, LOST_CALL_TIMEOUT_S)
     started = time.monotonic()

@@ -1,7 +1,8 @@
 """Real services the flag tests talk to, and a TCP proxy to make one disappear.
 
-Redis: ``CUTOVER_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/5``, a database only these
-tests use and flush). When it is unreachable a test is skipped on a laptop but fails in CI
+Redis: ``CUTOVER_TEST_REDIS_URL`` (default: database 5 of the session's own Redis, see
+``tests/support/private_services.py``; a database only these tests use and flush). When it
+is unreachable a test is skipped on a laptop but fails in CI
 (``CI`` set), like dramatiq's conftest.
 """
 
@@ -15,7 +16,9 @@ import threading
 import pytest
 import redis
 
-REDIS_URL = os.environ.get("CUTOVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+from tests.support.services import redis_test_url
+
+REDIS_URL = os.environ.get("CUTOVER_TEST_REDIS_URL", redis_test_url(5))
 
 
 def require_redis(url: str = REDIS_URL) -> redis.Redis[bytes]:

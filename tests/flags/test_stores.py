@@ -23,6 +23,7 @@ from flags.store import GLOBAL, FlagStore, diff
 from flags.stores import open_store
 from flags.stores.file_store import FileFlagStore, path_from_url
 from flags.stores.redis_store import RedisFlagStore
+from tests.flags.services import REDIS_URL
 
 ACTOR = "alice@ops-1"
 
@@ -334,7 +335,7 @@ def test_open_store_picks_the_implementation_by_scheme(
     default = open_store()
     assert isinstance(default, FileFlagStore)
     assert cutover_home / "flags.json" == default.path
-    monkeypatch.setenv("CUTOVER_FLAGS_URL", "redis://127.0.0.1:6379/5")
+    monkeypatch.setenv("CUTOVER_FLAGS_URL", REDIS_URL)
     assert isinstance(open_store(), RedisFlagStore)
     assert isinstance(open_store("rediss://example.invalid:6380/0"), RedisFlagStore)
     assert isinstance(open_store("file:///tmp/x.json"), FileFlagStore)

@@ -23,6 +23,7 @@ from flags import FlagRecord, FlagTable, decide, open_store
 from flags.stores.file_store import FileFlagStore
 from tests.flags.procs import follow_inherited_table, follow_own_table
 from tests.flags.services import REDIS_URL, TcpProxy, require_redis
+from tests.support.services import TEST_REDIS_HOST, TEST_REDIS_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "billing"
@@ -182,7 +183,7 @@ def test_an_unreachable_store_at_start_up_uses_the_last_known_good_snapshot(
     """A table that once read the store saves a snapshot; a later start with the store down
     routes on that snapshot (stale) instead of the defaults."""
     require_redis()
-    proxy = TcpProxy(("127.0.0.1", 6379))
+    proxy = TcpProxy((TEST_REDIS_HOST, TEST_REDIS_PORT))
     url = f"redis://127.0.0.1:{proxy.port}/5"
     try:
         _write(url, route="celery", percent=40)
@@ -207,7 +208,7 @@ def test_a_store_lost_mid_run_keeps_the_table_marks_it_stale_logs_once_and_recon
     """Cut the connection to Redis: the table keeps its flags, turns stale, logs one warning
     over many reconnect attempts; restore it: fresh again, with the writes made meanwhile."""
     client = require_redis()
-    proxy = TcpProxy(("127.0.0.1", 6379))
+    proxy = TcpProxy((TEST_REDIS_HOST, TEST_REDIS_PORT))
     url = f"redis://127.0.0.1:{proxy.port}/5"
     try:
         _write(REDIS_URL, route="celery")

@@ -7,9 +7,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.services import REPO_ROOT
+from tests.support.services import REPO_ROOT, redis_test_url
 
-OPS_REDIS_URL = os.environ.get("CUTOVER_TEST_OPS_REDIS_URL", "redis://127.0.0.1:6379/7")
+OPS_REDIS_URL = os.environ.get("CUTOVER_TEST_OPS_REDIS_URL", redis_test_url(7))
 """The Redis database only the ops tests use (flags and shadow records, as in production)."""
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"

@@ -17,10 +17,10 @@ from cutover.ops.guard_settings import GUARD_ACTOR, GUARD_TASK, GuardSettings
 from flags import FlagRecord, FlagStore, ShadowConfig
 from tests.flags.services import require_redis
 from tests.ops.support import WriteRecords, outcomes
-from tests.support.services import REPO_ROOT, TEST_TASK_MODULES, CeleryWorkerProcess
+from tests.support.services import REPO_ROOT, TEST_TASK_MODULES, CeleryWorkerProcess, redis_test_url
 
-GUARD_BROKER_URL = "redis://127.0.0.1:6379/14"
-GUARD_BACKEND_URL = "redis://127.0.0.1:6379/15"
+GUARD_BROKER_URL = redis_test_url(14)
+GUARD_BACKEND_URL = redis_test_url(15)
 """A broker of these tests alone: the session's Celery worker (databases 10/11) also consumes
 ``cutover.default`` and must not take the guard passes meant for the worker started here."""
 

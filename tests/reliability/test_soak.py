@@ -30,6 +30,7 @@ from compat.router import Router, set_router
 from tests.adapters import equiv_tasks
 from tests.reliability.figures import Holdings, report
 from tests.support.redis_server import RedisServer
+from tests.support.services import TEST_AMQP_PORT, TEST_REDIS_PORT
 from tests.support.waiting import until
 
 pytestmark = [
@@ -145,7 +146,7 @@ async def test_soak_with_route_flips_loses_nothing_and_leaks_nothing(
 ) -> None:
     """Mixed traffic, flags flipping: no lost or duplicated item, no leaked resource."""
     seconds = soak_seconds()
-    ports = (6379, 5672, flag_redis.port)
+    ports = (TEST_REDIS_PORT, TEST_AMQP_PORT, flag_redis.port)
     store = flags.open_store(flag_redis.url())
     flips: Counter[str] = Counter()
     try:

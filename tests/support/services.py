@@ -14,15 +14,24 @@ from typing import Any
 import pytest
 
 from adapters.celery.worker_process import CeleryWorkerProcess
+from tests.support.private_services import session_amqp_url, session_redis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_CI = bool(os.environ.get("CI"))
 
-TEST_REDIS_HOST = "127.0.0.1"
-TEST_REDIS_PORT = 6379
-TEST_BROKER_URL = os.environ.get("CUTOVER_TEST_BROKER_URL", "redis://127.0.0.1:6379/10")
-TEST_BACKEND_URL = os.environ.get("CUTOVER_TEST_BACKEND_URL", "redis://127.0.0.1:6379/11")
-TEST_AMQP_URL = os.environ.get("CUTOVER_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# This session's own Redis server and RabbitMQ vhost (tests/support/private_services.py).
+TEST_REDIS_HOST, TEST_REDIS_PORT = session_redis()
+
+
+def redis_test_url(db: int) -> str:
+    """A database of this session's Redis; each suite part keeps to its own number."""
+    return f"redis://{TEST_REDIS_HOST}:{TEST_REDIS_PORT}/{db}"
+
+
+TEST_BROKER_URL = os.environ.get("CUTOVER_TEST_BROKER_URL", redis_test_url(10))
+TEST_BACKEND_URL = os.environ.get("CUTOVER_TEST_BACKEND_URL", redis_test_url(11))
+TEST_AMQP_URL = session_amqp_url()
+TEST_AMQP_PORT = 5672
 TEST_TASK_MODULES = "tests"
 
 
@@ -63,12 +72,16 @@ def celery_worker(
 __all__ = [
     "IN_CI",
     "REPO_ROOT",
+    "TEST_AMQP_PORT",
     "TEST_AMQP_URL",
     "TEST_BACKEND_URL",
     "TEST_BROKER_URL",
+    "TEST_REDIS_HOST",
+    "TEST_REDIS_PORT",
     "TEST_TASK_MODULES",
     "CeleryWorkerProcess",
     "celery_worker",
     "port_open",
+    "redis_test_url",
     "require_service",
 ]

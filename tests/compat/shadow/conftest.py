@@ -18,8 +18,9 @@ from compat.shadow.recorders import (
 from compat.shadow.recorders.redis_recorder import RedisShadowRecorder
 from cutover.logs import configure_logging
 from tests.flags.services import require_redis
+from tests.support.services import redis_test_url
 
-SHADOW_REDIS_URL = os.environ.get("CUTOVER_TEST_SHADOW_REDIS_URL", "redis://127.0.0.1:6379/6")
+SHADOW_REDIS_URL = os.environ.get("CUTOVER_TEST_SHADOW_REDIS_URL", redis_test_url(6))
 """The database only these tests use and flush."""
 
 RECORDER_KINDS = ("redis", "jsonl", "memory")

@@ -21,6 +21,7 @@ from cutover.errors import ConfigurationError, FlagStoreError
 from tests.compat.shadow.conftest import MakeRecorder
 from tests.compat.shadow.strategies import make_record
 from tests.flags.services import TcpProxy
+from tests.support.services import TEST_REDIS_HOST, TEST_REDIS_PORT
 
 
 def test_round_trip(make_recorder: MakeRecorder) -> None:
@@ -125,7 +126,7 @@ def test_redis_down_never_raises_nor_blocks() -> None:
 
 def test_outage_and_recovery_are_logged_once_each(shadow_redis_url: str) -> None:
     """Cut Redis, then restore it: one `unavailable` line, one `recovered`, records flow again."""
-    proxy = TcpProxy(("127.0.0.1", 6379))
+    proxy = TcpProxy((TEST_REDIS_HOST, TEST_REDIS_PORT))
     recorder = RedisShadowRecorder(f"redis://127.0.0.1:{proxy.port}/6")
     try:
         with capture_logs() as logs:
