@@ -121,7 +121,7 @@ class ExecutionEngine(Protocol):
     async def start(self) -> None:
         """Connect/spawn what the engine needs. Idempotent; called lazily on first use.
 
-        Raises :class:`cutover.errors.EngineUnavailableError` when the engine cannot be
+        Raises :class:`ground.errors.EngineUnavailableError` when the engine cannot be
         reached; nothing has been sent at that point, so a caller may fall back.
         """
         ...

@@ -37,7 +37,7 @@ tag                       payload
 
 Types are kept exactly: ``True`` stays a ``bool``, an ``IntEnum`` member stays a member, and a
 subclass of ``dict``, ``list`` or ``str`` that is not supported raises
-:class:`~cutover.errors.SerializationError` instead of arriving as its base class. Enum classes
+:class:`~ground.errors.SerializationError` instead of arriving as its base class. Enum classes
 are only carried when their module is in ``CUTOVER_TASK_MODULES`` (see
 :mod:`adapters.task_refs`); the decoder imports nothing else.
 
@@ -64,7 +64,7 @@ from adapters.task_refs import (
     reference_problem,
     resolve_reference,
 )
-from cutover.errors import (
+from ground.errors import (
     ConfigurationError,
     PayloadTooLargeError,
     SerializationError,
@@ -300,7 +300,7 @@ def _raise_unsupported(root: object, error: _Unsupported) -> NoReturn:
 def encode(obj: object) -> Any:
     """``obj`` as a JSON-compatible tree (tags included), ready for :func:`json.dumps`.
 
-    Raises :class:`~cutover.errors.SerializationError` naming the type and the path of the
+    Raises :class:`~ground.errors.SerializationError` naming the type and the path of the
     first value that cannot be carried (``$.items[3].x``).
     """
     try:
@@ -342,8 +342,8 @@ def _check_size(size: int, max_bytes: int | None, what: str) -> None:
 def dumps(obj: object, *, max_bytes: int | None = None) -> bytes:
     """Encode ``obj`` as UTF-8 (in fact ASCII) JSON bytes.
 
-    Raises :class:`~cutover.errors.SerializationError` for a value that cannot be carried and
-    :class:`~cutover.errors.PayloadTooLargeError` when the result is larger than ``max_bytes``
+    Raises :class:`~ground.errors.SerializationError` for a value that cannot be carried and
+    :class:`~ground.errors.PayloadTooLargeError` when the result is larger than ``max_bytes``
     (default :func:`max_payload_bytes`).
     """
     data = _JSON_ENCODER.encode(encode(obj)).encode("ascii")
@@ -530,7 +530,7 @@ def _decode_error(exc: BaseException) -> SerializationError:
 def decode(tree: Any, *, allowed: Sequence[str] | None = None) -> Any:
     """Rebuild a value from a tree made by :func:`encode` (already parsed JSON).
 
-    Raises :class:`~cutover.errors.SerializationError` as :func:`loads` does. ``allowed``
+    Raises :class:`~ground.errors.SerializationError` as :func:`loads` does. ``allowed``
     (default ``CUTOVER_TASK_MODULES``) limits the modules enum classes are imported from.
     """
     hook = _object_hook(allowed)
@@ -558,9 +558,9 @@ def loads(
 
     Anything that is not a valid message (bad UTF-8, bad JSON, unknown tags, malformed
     payloads, enum classes outside the allow-list) raises
-    :class:`~cutover.errors.SerializationError` and nothing else; input larger than
+    :class:`~ground.errors.SerializationError` and nothing else; input larger than
     ``max_bytes`` (default :func:`max_payload_bytes`) raises
-    :class:`~cutover.errors.PayloadTooLargeError` before it is parsed. ``allowed`` (default
+    :class:`~ground.errors.PayloadTooLargeError` before it is parsed. ``allowed`` (default
     ``CUTOVER_TASK_MODULES``) limits the modules enum classes are imported from.
     """
     if isinstance(data, bytearray | memoryview):
@@ -595,7 +595,7 @@ def register_with_kombu() -> None:
 
     Celery then uses it when ``task_serializer`` / ``result_serializer`` name it. kombu wraps
     errors raised here in ``kombu.exceptions.EncodeError`` / ``DecodeError``; the original
-    :class:`~cutover.errors.SerializationError` is their ``__cause__``.
+    :class:`~ground.errors.SerializationError` is their ``__cause__``.
     """
     global _registered_with_kombu
     if _registered_with_kombu:

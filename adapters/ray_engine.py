@@ -27,13 +27,13 @@ Errors, translated at this boundary:
 - an exception raised by the task function reaches the caller with its own type and message
   (Ray's ``RayTaskError`` is unwrapped to its ``cause``; the remote traceback is attached as a
   note). One that cannot cross (not picklable, or a ``BaseException`` such as ``SystemExit``)
-  arrives as :class:`~cutover.errors.RemoteTaskError`;
+  arrives as :class:`~ground.errors.RemoteTaskError`;
 - a dead worker process is re-run by Ray up to ``CUTOVER_RAY_MAX_RETRIES`` times; past that,
   and for every other Ray failure (node died, out of memory, object lost),
-  :class:`~cutover.errors.EngineError`; Ray unreachable at start:
-  :class:`~cutover.errors.EngineUnavailableError` (nothing sent, safe to fall back);
+  :class:`~ground.errors.EngineError`; Ray unreachable at start:
+  :class:`~ground.errors.EngineUnavailableError` (nothing sent, safe to fall back);
 - ``CallOptions.timeout_s``: a remote task (batch, pipeline chunk or task) without a result
-  that long after it was submitted raises :class:`~cutover.errors.EngineTimeoutError`; the
+  that long after it was submitted raises :class:`~ground.errors.EngineTimeoutError`; the
   work is not re-run elsewhere (it may still finish on the cluster).
 
 Retries of exceptions that ``CallOptions.retry`` marks retryable are made **here, by the
@@ -70,14 +70,14 @@ from adapters.ray import runtime
 from adapters.ray.remote import RemoteFunctions, pack, remote_functions, unpack, warm_up_worker
 from adapters.ray.runtime import RaySettings
 from adapters.task_refs import allowed_task_modules, task_reference
-from cutover.errors import (
+from ground.errors import (
     CutoverError,
     EngineError,
     EngineTimeoutError,
     NotPortableError,
     RemoteTaskError,
 )
-from cutover.logs import get_logger
+from ground.logs import get_logger
 from legacy.batching import split_into_batches, validate_batch_arguments
 
 PIPELINE_CHUNKS_PER_CPU = 2

@@ -11,7 +11,7 @@ import importlib
 import threading
 
 from adapters.base import ExecutionEngine
-from cutover.errors import UnknownEngineError
+from ground.errors import UnknownEngineError
 
 ENGINE_NAMES = ("legacy", "celery", "ray")
 

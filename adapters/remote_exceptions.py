@@ -8,7 +8,7 @@ dict with :func:`encode_exception`; the caller rebuilds it with :func:`decode_ex
   with the same type and the same ``args`` (so ``str(e)`` matches too), and with the
   instance attributes the codec can carry (``e.user``, ``e.limit`` of a custom error);
 - anything else, anything that cannot be rebuilt, and any malformed payload comes back as
-  :class:`~cutover.errors.RemoteTaskError`, carrying the remote type name and message;
+  :class:`~ground.errors.RemoteTaskError`, carrying the remote type name and message;
 - the remote traceback is attached as a note (``add_note``), so it prints with the error.
 
 Only subclasses of :class:`Exception` are rebuilt: a remote ``SystemExit`` or
@@ -31,8 +31,8 @@ from typing import Any
 
 from adapters import codec
 from adapters.task_refs import allowed_task_modules, module_is_allowed, resolve_reference
-from cutover.errors import ConfigurationError, RemoteTaskError, SerializationError, TaskRefusedError
-from cutover.logs import get_logger
+from ground.errors import ConfigurationError, RemoteTaskError, SerializationError, TaskRefusedError
+from ground.logs import get_logger
 
 _log = get_logger("cutover.adapters.remote_exceptions")
 
@@ -84,15 +84,20 @@ def encode_exception(exc: BaseException) -> dict[str, Any]:
     }
 
 
+# Where our exceptions live, and where they lived before the ground package: a worker of an
+# older release names the old module, and both rebuild the same class.
+OUR_ERROR_MODULES = ("ground.errors", "cutover.errors")
+
+
 def _exception_class(module: str, qualname: str, allowed: Sequence[str]) -> type[Exception]:
     """The class named by the payload, or :class:`LookupError` when it may not be rebuilt."""
     cls: object
     if module == "builtins":
         cls = getattr(builtins, qualname, None) if qualname.isidentifier() else None
-    elif module == "cutover.errors":  # our own errors, raised by the worker side itself
-        import cutover.errors
+    elif module in OUR_ERROR_MODULES:  # our own errors, raised by the worker side itself
+        import ground.errors
 
-        cls = getattr(cutover.errors, qualname, None) if qualname.isidentifier() else None
+        cls = getattr(ground.errors, qualname, None) if qualname.isidentifier() else None
     elif module_is_allowed(module, allowed):
         try:
             cls = resolve_reference(f"{module}:{qualname}", allowed)
@@ -148,7 +153,7 @@ def decode_exception(payload: object, allowed: Sequence[str] | None = None) -> B
 
     Returns an exception of the original type for builtins and allow-listed modules
     (``allowed`` defaults to ``CUTOVER_TASK_MODULES``), a
-    :class:`~cutover.errors.RemoteTaskError` otherwise. Never raises, never returns anything
+    :class:`~ground.errors.RemoteTaskError` otherwise. Never raises, never returns anything
     but an exception.
     """
     if not isinstance(payload, dict):

@@ -8,7 +8,7 @@ one environment variable:
     Comma-separated module prefixes, e.g. ``myapp.tasks,reports``. A prefix ``pkg`` allows the
     module ``pkg`` and its submodules ``pkg.sub``, but not ``pkgx``. **Unset or empty allows
     nothing**: a worker that was not told which code it may run runs none, and a caller gets a
-    :class:`~cutover.errors.NotPortableError` (and so keeps the legacy route) instead of sending
+    :class:`~ground.errors.NotPortableError` (and so keeps the legacy route) instead of sending
     work that every worker would refuse. There is no wildcard.
 
 The caller checks a function with :func:`task_reference` *before* anything is sent; the worker
@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any
 
-from cutover.errors import ConfigurationError, NotPortableError, TaskRefusedError
+from ground.errors import ConfigurationError, NotPortableError, TaskRefusedError
 
 TASK_MODULES_ENV = "CUTOVER_TASK_MODULES"
 """The environment variable holding the allow-list of task module prefixes."""
@@ -45,7 +45,7 @@ def allowed_task_modules() -> tuple[str, ...]:
     """The module prefixes named by ``CUTOVER_TASK_MODULES``; ``()`` (nothing) when unset.
 
     Read on every call, so a changed environment takes effect at once. An entry that is not a
-    dotted module name (``*``, ``my-app``) raises :class:`~cutover.errors.ConfigurationError`.
+    dotted module name (``*``, ``my-app``) raises :class:`~ground.errors.ConfigurationError`.
     """
     raw = os.environ.get(TASK_MODULES_ENV, "")
     prefixes = tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -158,7 +158,7 @@ def reference_problem(obj: object, allowed: Sequence[str] | None = None) -> str 
 def task_reference(func: Callable[..., Any]) -> str:
     """The ``module:qualname`` of an async ``task_func``, checked to be importable elsewhere.
 
-    Raises :class:`~cutover.errors.NotPortableError` (naming the function and the reason)
+    Raises :class:`~ground.errors.NotPortableError` (naming the function and the reason)
     before anything is sent, for lambdas, closures, bound instance methods, partials,
     ``__main__`` functions, modules outside ``CUTOVER_TASK_MODULES``, names that resolve to
     another object, and functions that are not ``async``.
@@ -236,7 +236,7 @@ def resolve_reference(reference: str, allowed: Sequence[str] | None = None) -> o
 
     A module that does not match ``allowed`` (default :func:`allowed_task_modules`) is refused
     *without being imported*; private and dunder segments, module attributes and objects
-    defined elsewhere are refused too. Raises :class:`~cutover.errors.TaskRefusedError`.
+    defined elsewhere are refused too. Raises :class:`~ground.errors.TaskRefusedError`.
     Resolutions are cached per reference and allow-list.
     """
     allowed_key = allowed_task_modules() if allowed is None else tuple(allowed)
@@ -247,7 +247,7 @@ def resolve_task(reference: str, allowed: Sequence[str] | None = None) -> Callab
     """The async ``task_func`` named by ``reference``, as a worker runs it.
 
     Everything :func:`resolve_reference` refuses, plus anything that is not a coroutine
-    function, raises :class:`~cutover.errors.TaskRefusedError`.
+    function, raises :class:`~ground.errors.TaskRefusedError`.
     """
     obj = resolve_reference(reference, allowed)
     if not callable(obj) or not _is_async(obj):

@@ -23,7 +23,7 @@ from compat.pipeline import Pipeline
 from compat.router import get_router
 from compat.shadow.runner import ShadowSet
 from compat.work import Work
-from cutover.errors import InvalidArgumentError
+from ground.errors import InvalidArgumentError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,7 +37,7 @@ def awaiting_task_func(task_func: Callable[[T], Awaitable[R]]) -> Callable[[T], 
     A coroutine function passes through untouched (no cost). A callable that is not one may
     still return an awaitable (a lambda calling an ``async def``: the legacy module accepted
     it, so the shim does too); if it returns anything else,
-    :class:`~cutover.errors.InvalidArgumentError` names it, instead of asyncio's bare
+    :class:`~ground.errors.InvalidArgumentError` names it, instead of asyncio's bare
     ``TypeError`` from deep inside a batch. Something not callable is refused at once.
     """
     if not callable(task_func):

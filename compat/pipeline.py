@@ -21,7 +21,7 @@ from compat.identity import resolve_worker_id
 from compat.router import get_router
 from compat.shadow.runner import ShadowSet
 from compat.work import Work
-from cutover.errors import EngineError, EngineUnavailableError, NotPortableError
+from ground.errors import EngineError, EngineUnavailableError, NotPortableError
 
 
 class _StageRoute:

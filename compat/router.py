@@ -34,8 +34,8 @@ from compat import metrics
 from compat.identity import next_call_id
 from compat.shadow.runner import ShadowRunner, ShadowSet, get_shadow_runner
 from compat.work import Work, call_options
-from cutover.errors import EngineUnavailableError, NotPortableError
-from cutover.logs import get_logger
+from ground.errors import EngineUnavailableError, NotPortableError
+from ground.logs import get_logger
 
 CALL_LOG_LEVEL_ENV = "CUTOVER_CALL_LOG_LEVEL"
 

@@ -6,7 +6,8 @@ The importable pieces are top-level packages that show the architecture:
 - ``adapters`` one execution interface and its engines (asyncio, Celery, Ray),
 - ``flags``    per-worker routing flags,
 - ``compat``   the drop-in shim a worker imports instead of the legacy module,
-- ``cutover``  what they share: the one exceptions module, logging set-up, the CLI.
+- ``cutover``  the roof: the CLI, operations and the demo,
+- ``ground``   the floor they all stand on: errors, logging, constants.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every value is checked when a record is built, whether by code or by :meth:`FlagRecord.from_dict`
 from JSON, so an invalid record cannot exist: a refusal is a
-:class:`~cutover.errors.FlagValidationError` naming the field path (``"shadow.sample"``), the
+:class:`~ground.errors.FlagValidationError` naming the field path (``"shadow.sample"``), the
 value and what is allowed, raised before any store is touched.
 
 The defaults are the legacy module everywhere: a worker nobody has configured routes every
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
-from cutover.errors import FlagValidationError
+from ground.errors import FlagValidationError
 
 Engine: TypeAlias = Literal["legacy", "celery", "ray"]
 """A concrete execution engine: where a call actually runs."""

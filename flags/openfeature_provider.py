@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cutover.errors import MissingDependencyError
+from ground.errors import MissingDependencyError
 
 try:
     from openfeature.evaluation_context import EvaluationContext

@@ -29,10 +29,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from hashlib import blake2b
 
-from cutover.logs import get_logger
 from flags.adaptive import CostModel, default_cost_model
 from flags.model import DEFAULT_RECORD, Engine, FlagRecord, Route, ShadowConfig
 from flags.table import FlagTable
+from ground.logs import get_logger
 
 BUCKETS = 10_000
 """Buckets of the percentage split: a percent has two decimals of resolution."""

@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from cutover.errors import FlagConflictError, FlagError, FlagValidationError
-from cutover.logs import mask_url
 from flags.model import (
     DEFAULT_RECORD,
     MAX_TEXT,
@@ -29,6 +27,8 @@ from flags.model import (
     utc_now,
     validate_worker_id,
 )
+from ground.errors import FlagConflictError, FlagError, FlagValidationError
+from ground.logs import mask_url
 
 Action: TypeAlias = Literal[
     "set", "kill", "unkill", "global-kill", "global-unkill", "promote", "rollback"
@@ -177,10 +177,10 @@ def check_change(actor: Any, reason: Any) -> tuple[str, str]:
 class FlagStore(abc.ABC):
     """Where flags live. Implementations: :mod:`flags.stores.redis_store`, ``file_store``.
 
-    Every method may raise :class:`~cutover.errors.FlagStoreError` when the store cannot be
-    reached or read; the writing ones raise :class:`~cutover.errors.FlagValidationError`
+    Every method may raise :class:`~ground.errors.FlagStoreError` when the store cannot be
+    reached or read; the writing ones raise :class:`~ground.errors.FlagValidationError`
     before anything is written, and :meth:`put` raises
-    :class:`~cutover.errors.FlagConflictError` when ``expected_version`` is stale.
+    :class:`~ground.errors.FlagConflictError` when ``expected_version`` is stale.
     """
 
     scheme: str = ""
@@ -224,7 +224,7 @@ class FlagStore(abc.ABC):
 
         ``on_change`` is also called once as soon as the watch is established, so a caller
         that reloads there misses nothing between its last read and the watch. Raises
-        :class:`~cutover.errors.FlagStoreError` when the store is lost (the caller reconnects);
+        :class:`~ground.errors.FlagStoreError` when the store is lost (the caller reconnects);
         an exception raised by ``on_change`` propagates.
         """
 

@@ -33,10 +33,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from cutover.logs import get_logger, mask_url
 from flags.model import DEFAULT_RECORD, FlagRecord, utc_now
 from flags.store import FlagStore, parse_all
 from flags.stores import configured_flags_url, cutover_home, open_store
+from ground.logs import get_logger, mask_url
 
 SNAPSHOT_FORMAT = 1
 INITIAL_BACKOFF_S = 0.1

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from cutover.errors import InvalidArgumentError
+from ground.errors import InvalidArgumentError
 
 #: Takes the pending items, returns one result per item in the same order.
 BatchHandler = Callable[[list[Any]], Awaitable[Iterable[Any]]]

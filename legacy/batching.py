@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from cutover.errors import InvalidArgumentError
+from ground.errors import InvalidArgumentError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,7 +52,7 @@ def validate_batch_arguments(batch_size: object, max_concurrent: object) -> None
     """Check ``batch_size`` and ``max_concurrent`` before any work starts.
 
     Both must be ``int`` (``bool`` is refused although it is an ``int`` subclass) and at least 1;
-    otherwise :class:`~cutover.errors.InvalidArgumentError` (a ``ValueError`` and a
+    otherwise :class:`~ground.errors.InvalidArgumentError` (a ``ValueError`` and a
     ``TypeError``) names the argument, the value and what is allowed.
 
     Why this exists: the original did not check. ``batch_size=0`` raised a bare ``ValueError``

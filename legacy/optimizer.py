@@ -54,7 +54,7 @@ class AsyncWorkerOptimizer:
         ``task_func`` propagates unchanged. Full semantics in :mod:`legacy.batching`.
 
         ``batch_size`` and ``max_concurrent`` must be ints >= 1, else
-        :class:`~cutover.errors.InvalidArgumentError` is raised before any task runs. The
+        :class:`~ground.errors.InvalidArgumentError` is raised before any task runs. The
         original did not check: a negative batch size silently returned ``[]`` and
         ``max_concurrent=0`` hung forever. Empty ``items`` give ``[]``.
 

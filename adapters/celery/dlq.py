@@ -28,8 +28,8 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from cutover.errors import ConfigurationError, DeadLetterError
-from cutover.logs import mask_text, mask_url
+from ground.errors import ConfigurationError, DeadLetterError
+from ground.logs import mask_text, mask_url
 
 DLQ_STREAM = "cutover:dlq"
 """The Redis stream of the Redis store."""

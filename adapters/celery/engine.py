@@ -27,13 +27,13 @@ from adapters.celery.settings import MAX_PRIORITY, CelerySettings, queue_for_wor
 from adapters.celery.tasks import RUN_BATCH, RUN_TASK, retry_policy_to_options
 from adapters.remote_exceptions import decode_exception
 from adapters.task_refs import task_reference
-from cutover.errors import (
+from ground.errors import (
     CutoverError,
     EngineError,
     EngineTimeoutError,
     EngineUnavailableError,
 )
-from cutover.logs import get_logger, mask_url
+from ground.logs import get_logger, mask_url
 from legacy.batching import validate_batch_arguments
 
 PIPELINE_MESSAGES_PER_STAGE = 16

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cutover.errors import SerializationError
+from ground.errors import SerializationError
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.celery.dlq import DeadLetter, DeadLetterStore
 from adapters.celery.tasks import RUN_BATCH, RUN_TASK
-from cutover.errors import DeadLetterError
+from ground.errors import DeadLetterError
 
 
 @dataclass(frozen=True, slots=True)

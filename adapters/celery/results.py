@@ -26,8 +26,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from adapters import codec
-from cutover.errors import EngineUnavailableError
-from cutover.logs import get_logger, mask_url
+from ground.errors import EngineUnavailableError
+from ground.logs import get_logger, mask_url
 
 KEY_PREFIX = "celery-task-meta-"
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from cutover.errors import ConfigurationError
-from cutover.logs import mask_url
+from ground.errors import ConfigurationError
+from ground.logs import mask_url
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 REDIS_SCHEMES = ("redis", "rediss")

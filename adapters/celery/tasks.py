@@ -28,8 +28,8 @@ from adapters.celery import worker_loop
 from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.remote_exceptions import encode_exception
 from adapters.task_refs import resolve_task
-from cutover.errors import PoisonBatchError, TaskRefusedError
-from cutover.logs import get_logger
+from ground.errors import PoisonBatchError, TaskRefusedError
+from ground.logs import get_logger
 
 MAX_DELIVERIES_ENV = "CUTOVER_MAX_DELIVERIES"
 DEFAULT_MAX_DELIVERIES = 3

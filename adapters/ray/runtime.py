@@ -61,8 +61,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cutover.errors import ConfigurationError, EngineUnavailableError
-from cutover.logs import get_logger, mask_url
+from ground.errors import ConfigurationError, EngineUnavailableError
+from ground.logs import get_logger, mask_url
 
 T = TypeVar("T")
 
@@ -272,7 +272,7 @@ async def acquire(holder: object, settings: RaySettings) -> RuntimeInfo:
     """Make sure Ray is initialized in this process and count ``holder`` as a user of it.
 
     Reuses a Ray that is already initialized (by us or by anyone else). Raises
-    :class:`~cutover.errors.EngineUnavailableError` when Ray cannot be started or reached
+    :class:`~ground.errors.EngineUnavailableError` when Ray cannot be started or reached
     within ``settings.connect_timeout_s``; nothing was sent then.
     """
     with _state_lock:  # held only for these two lines: the loop never waits on ray.init

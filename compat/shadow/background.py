@@ -24,7 +24,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from cutover.logs import get_logger
+from ground.logs import get_logger
 
 T = TypeVar("T")
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from compat.shadow.compare import differing_paths
-from cutover.logs import get_logger
 from flags import ShadowConfig
+from ground.logs import get_logger
 
 DEFAULT_WARMUP: Final = 20
 DEFAULT_RERUN_SHARE: Final = 0.1

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from cutover.errors import InvalidArgumentError
+from ground.errors import InvalidArgumentError
 
 MATCH: Final = "match"
 MISMATCH: Final = "mismatch"
@@ -107,7 +107,7 @@ class ShadowRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> ShadowRecord:
         """Rebuild a record from :meth:`to_dict` output; unknown keys are ignored.
 
-        Malformed data is an :class:`~cutover.errors.InvalidArgumentError`.
+        Malformed data is an :class:`~ground.errors.InvalidArgumentError`.
         """
         if not isinstance(data, Mapping):
             raise InvalidArgumentError(f"a shadow record must be an object, not {data!r:.80}")

@@ -43,8 +43,8 @@ from compat.shadow.records import (
     OUTCOMES,
     ShadowRecord,
 )
-from cutover.errors import FlagValidationError
 from flags import ShadowConfig
+from ground.errors import FlagValidationError
 
 TOP_DIFFS: Final = 5
 """Mismatch groups (and candidate error groups) shown per route pair."""

@@ -45,8 +45,8 @@ from compat.shadow.records import (
 from compat.shadow.redact import redact
 from compat.shadow.safety import all_shadow_safe
 from compat.work import Work, call_options
-from cutover.logs import get_logger
 from flags import RouteDecision, ShadowConfig
+from ground.logs import get_logger
 
 DEFAULT_MAX_IN_FLIGHT = 64
 JUDGE_IN_THREAD_ITEMS = 1000

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from cutover import __version__
-from cutover.errors import CutoverError
+from ground.errors import CutoverError
 
 # Modules that contribute sub-commands, in the order they appear in --help.
 _COMMAND_MODULES = (

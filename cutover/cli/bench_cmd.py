@@ -37,7 +37,7 @@ from cutover.demo.bench import (
     run_bench,
 )
 from cutover.demo.services import interrupts_as_keyboard_interrupt
-from cutover.errors import InvalidArgumentError
+from ground.errors import InvalidArgumentError
 
 QUICK_REPEATS = 1
 

@@ -39,8 +39,8 @@ from adapters.celery.dlq import (
 )
 from adapters.celery.settings import CelerySettings
 from cutover.cli.common import print_help
-from cutover.errors import CutoverError, InvalidArgumentError
-from cutover.logs import mask_text
+from ground.errors import CutoverError, InvalidArgumentError
+from ground.logs import mask_text
 
 SHOWN_ITEMS = 20
 """``show`` prints at most this many items (``--json`` gives them all)."""

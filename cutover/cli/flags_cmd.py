@@ -35,10 +35,10 @@ from typing import Any
 
 from cutover.cli.common import add_flags_url, print_help
 from cutover.display import show_value
-from cutover.errors import FlagValidationError
 from flags.model import ENGINES, FALLBACKS, HYBRID_MODES, ROUTES, FlagRecord
 from flags.store import AuditEntry, FlagStore, diff
 from flags.stores import open_store
+from ground.errors import FlagValidationError
 
 SHADOW_OFF = "off"
 PLAN_DEFAULT = "default"

@@ -23,9 +23,9 @@ from typing import Any
 
 from cutover.cli.common import add_flags_url, store_and_records
 from cutover.cli.signals import stop_on_signals
-from cutover.errors import InvalidArgumentError
 from cutover.ops.guard import GuardCheck, run_guard_forever, run_guard_once
 from cutover.ops.guard_settings import INTERVAL_ENV, WINDOW_ENV, GuardSettings
+from ground.errors import InvalidArgumentError
 
 EXIT_TRIPPED = 1
 

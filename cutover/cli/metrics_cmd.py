@@ -21,8 +21,8 @@ from typing import Any
 
 from cutover.cli.common import add_flags_url
 from cutover.cli.signals import stop_on_signals
-from cutover.errors import InvalidArgumentError
 from flags import FlagTable
+from ground.errors import InvalidArgumentError
 
 
 def register(subparsers: Any) -> None:

@@ -22,10 +22,10 @@ from typing import Any
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, open_recorder
 from compat.shadow.report import build_report
 from cutover.cli.common import add_flags_url, print_help
-from cutover.errors import FlagError, InvalidArgumentError
-from cutover.logs import mask_url
 from flags import ShadowConfig
 from flags.stores import configured_flags_url, open_store
+from ground.errors import FlagError, InvalidArgumentError
+from ground.logs import mask_url
 
 
 def register(subparsers: Any) -> None:

@@ -14,7 +14,7 @@ import os
 import sys
 
 from adapters.celery.settings import DEFAULT_QUEUE, queue_for_worker
-from cutover.errors import ConfigurationError
+from ground.errors import ConfigurationError
 
 CELERY_APP = "adapters.celery.app"
 

@@ -63,8 +63,8 @@ from cutover.demo import tasks
 from cutover.demo.memory import CpuAccount, PeakRss, PeakRssSampler
 from cutover.demo.progress import ProgressBar
 from cutover.demo.services import Services, prepare_environment, redis_reachable
-from cutover.errors import CutoverError, EngineError, InvalidArgumentError
-from cutover.logs import mask_url
+from ground.errors import CutoverError, EngineError, InvalidArgumentError
+from ground.logs import mask_url
 
 BATCH_SIZE: Final = 10
 MAX_CONCURRENT: Final = 5

@@ -42,8 +42,8 @@ from adapters.base import ExecutionEngine
 from adapters.celery.settings import CelerySettings
 from adapters.celery.worker_process import CeleryWorkerProcess
 from adapters.registry import get_engine, set_engine
-from cutover.errors import ConfigurationError, EngineUnavailableError, MissingDependencyError
-from cutover.logs import configure_logging, mask_url
+from ground.errors import ConfigurationError, EngineUnavailableError, MissingDependencyError
+from ground.logs import configure_logging, mask_url
 
 T = TypeVar("T")
 

@@ -53,7 +53,7 @@ from compat.shadow.runner import ShadowRunner, set_shadow_runner
 from cutover.demo import tasks
 from cutover.demo.progress import ProgressBar
 from cutover.demo.services import Services, prepare_environment
-from cutover.logs import mask_url
+from ground.logs import mask_url
 
 ACTOR: Final = "cutover demo"
 SHADOW_TIMEOUT_S: Final = 60.0

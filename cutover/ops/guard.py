@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 from compat.shadow.recorders import ShadowRecorder
 from compat.shadow.records import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, DISAGREEMENTS, ShadowRecord
-from cutover.errors import CutoverError
-from cutover.logs import get_logger
 from cutover.ops.evidence import candidate_of, thresholds_of
 from cutover.ops.guard_settings import GUARD_ACTOR, GuardSettings
 from cutover.ops.rollout import rollback
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import FlagStore
+from ground.errors import CutoverError
+from ground.logs import get_logger
 
 log = get_logger("cutover.ops.guard")
 
@@ -193,7 +193,7 @@ def run_guard_once(
 
     ``now`` (epoch seconds, default the current time) ends the window. A worker whose
     records cannot be read is reported with status ``error`` and the others are still
-    checked; an unreachable flag store raises :class:`~cutover.errors.FlagStoreError`.
+    checked; an unreachable flag store raises :class:`~ground.errors.FlagStoreError`.
     """
     settings = settings or GuardSettings.from_env()
     now = time.time() if now is None else now

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from cutover.errors import ConfigurationError
+from ground.errors import ConfigurationError
 
 INTERVAL_ENV: Final = "CUTOVER_GUARD_INTERVAL_S"
 WINDOW_ENV: Final = "CUTOVER_GUARD_WINDOW_S"

@@ -28,12 +28,12 @@ from compat.shadow.records import AGREEMENTS, CANDIDATE_TIMEOUT, OUTCOMES, Shado
 from compat.shadow.report import DiffGroup, PairReport, build_report
 from cutover import __version__
 from cutover.display import show_value
-from cutover.errors import FlagError, InvalidArgumentError
 from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
 from cutover.ops.rollout import describe_plan, plan_of, position
 from cutover.ops.svg import Series, histogram_chart, line_chart
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import AuditEntry, FlagStore
+from ground.errors import FlagError, InvalidArgumentError
 
 HISTORY_LIMIT: Final = 200
 """Audit entries shown per worker."""

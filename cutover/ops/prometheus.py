@@ -51,8 +51,8 @@ from prometheus_client.registry import Collector
 
 import flags
 from compat import metrics
-from cutover.errors import ConfigurationError
 from flags.model import FlagRecord
+from ground.errors import ConfigurationError
 
 PREFIX: Final = "cutover"
 SHADOW_PREFIX: Final = "shadow_"
@@ -198,7 +198,7 @@ def start_metrics_server(
     """Serve ``registry`` (default: :func:`build_registry`) on ``addr:port`` in a thread.
 
     Returns ``(server, thread)``; ``server.shutdown()`` stops it. A port that cannot be bound
-    is a :class:`~cutover.errors.ConfigurationError`.
+    is a :class:`~ground.errors.ConfigurationError`.
     """
     try:
         return start_http_server(port, addr=addr, registry=registry or build_registry())

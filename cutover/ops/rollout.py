@@ -5,7 +5,7 @@ A worker's plan is the percentages its candidate takes, one step at a time: its 
 
 - :func:`promote` moves the worker one step, and only when the shadow verdict on its
   candidate holds (:mod:`cutover.ops.evidence`: the same verdict ``cutover shadow report``
-  prints). Otherwise it raises :class:`~cutover.errors.NotReadyError` naming the failing
+  prints). Otherwise it raises :class:`~ground.errors.NotReadyError` naming the failing
   numbers, and writes nothing. ``force=True`` promotes anyway; the audit entry's reason then
   says ``forced=True`` with the numbers it overrode. The write is a compare-and-set on the
   version the verdict was computed for, so a change made meanwhile refuses the promotion
@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, ShadowRecorder, open_recorder
-from cutover.errors import NotReadyError, RolloutError
-from cutover.logs import get_logger
 from cutover.ops.evidence import Evidence, candidate_of, evidence_for
 from flags.model import DEFAULT_ROLLOUT_STEPS, MAX_TEXT, FlagRecord
 from flags.store import FlagStore, check_change
 from flags.stores import open_store
+from ground.errors import NotReadyError, RolloutError
+from ground.logs import get_logger
 
 log = get_logger("cutover.ops.rollout")
 

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cutover.errors import ConfigurationError
-from cutover.logs import mask_url
 from flags.store import FlagStore
+from ground.errors import ConfigurationError
+from ground.logs import mask_url
 
 FLAGS_URL_ENV = "CUTOVER_FLAGS_URL"
 HOME_ENV = "CUTOVER_HOME"
@@ -41,7 +41,7 @@ def open_store(url: str | None = None) -> FlagStore:
     """Open the store named by ``url`` (default: ``$CUTOVER_FLAGS_URL``, then the file store).
 
     Opening does not connect: an unreachable store is reported by the first read or write.
-    An unknown scheme is a :class:`~cutover.errors.ConfigurationError`.
+    An unknown scheme is a :class:`~ground.errors.ConfigurationError`.
     """
     url = configured_flags_url(url)
     scheme = urlsplit(url).scheme.lower()

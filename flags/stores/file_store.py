@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from cutover.errors import ConfigurationError, FlagStoreError
 from flags.model import FlagRecord
 from flags.store import (
     GLOBAL,
@@ -36,6 +35,7 @@ from flags.store import (
     parse_stored_record,
 )
 from flags.stores import cutover_home
+from ground.errors import ConfigurationError, FlagStoreError
 
 FORMAT = 1
 POLL_INTERVAL_S = 0.2

@@ -6,7 +6,7 @@ channel. A write is one Lua script, so checking the version, storing, appending 
 audit streams and publishing the change happen atomically: two operators cannot silently
 overwrite each other, and no change goes unaudited or unannounced.
 
-Errors of redis-py are translated into :class:`~cutover.errors.FlagStoreError` here, at the
+Errors of redis-py are translated into :class:`~ground.errors.FlagStoreError` here, at the
 boundary; messages carry the URL with its password masked.
 """
 
@@ -23,7 +23,6 @@ import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
-from cutover.errors import FlagStoreError
 from flags import keys
 from flags.model import FlagRecord
 from flags.store import (
@@ -36,6 +35,7 @@ from flags.store import (
     parse_all,
     parse_stored_record,
 )
+from ground.errors import FlagStoreError
 
 CONNECT_TIMEOUT_S = 1.0
 SOCKET_TIMEOUT_S = 2.0

@@ -34,7 +34,7 @@ from adapters.celery.dlq import (
     DeadLetterStore,
     not_found,
 )
-from cutover.errors import SerializationError
+from ground.errors import SerializationError
 
 MAX_ENTRIES = 10_000
 """``x-max-length`` of the queue: the oldest dead letters are dropped beyond it."""

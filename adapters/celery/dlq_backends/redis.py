@@ -14,7 +14,7 @@ import redis
 
 from adapters import codec
 from adapters.celery.dlq import DLQ_MAX_ENTRIES, DLQ_STREAM, DeadLetter, DeadLetterStore
-from cutover.errors import DeadLetterError, SerializationError
+from ground.errors import DeadLetterError, SerializationError
 
 _ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}\Z")
 

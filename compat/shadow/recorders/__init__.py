@@ -28,9 +28,9 @@ from compat.shadow.recorders.base import (
 )
 from compat.shadow.recorders.jsonl_recorder import JsonlShadowRecorder
 from compat.shadow.recorders.memory_recorder import MemoryShadowRecorder
-from cutover.errors import ConfigurationError
-from cutover.logs import mask_url
 from flags.stores import FLAGS_URL_ENV, configured_flags_url
+from ground.errors import ConfigurationError
+from ground.logs import mask_url
 
 if TYPE_CHECKING:
     from compat.shadow.recorders.redis_recorder import RedisShadowRecorder
@@ -49,7 +49,7 @@ def open_recorder(flags_url: str | None = None) -> ShadowRecorder:
     """The recorder beside the flag store named by ``flags_url`` (default: the configured one).
 
     Opening connects to nothing; an unknown scheme is a
-    :class:`~cutover.errors.ConfigurationError`.
+    :class:`~ground.errors.ConfigurationError`.
     """
     url = configured_flags_url(flags_url)
     scheme = urlsplit(url).scheme.lower()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Final, Protocol, runtime_checkable
 
 from compat.shadow.records import ShadowRecord
-from cutover.logs import get_logger
+from ground.logs import get_logger
 
 QUEUE_SIZE: Final = 10_000
 """Records waiting to be written before new ones are dropped."""

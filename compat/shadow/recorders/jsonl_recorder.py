@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 
 from compat.shadow.recorders.base import DEFAULT_READ_LIMIT, BufferedRecorder
 from compat.shadow.records import ShadowRecord
-from cutover.errors import CutoverError, FlagStoreError
+from ground.errors import CutoverError, FlagStoreError
 
 FILE_PREFIX: Final = "shadow-"
 FILE_SUFFIX: Final = ".jsonl"

@@ -5,7 +5,7 @@
 (``XADD MAXLEN ~``); ``cutover:shadow-workers`` is the set of workers that have one. A batch
 is one pipelined round trip. Errors of redis-py are translated here: a failed write is the
 buffered writer's business (counted, logged once), a failed read is a
-:class:`~cutover.errors.FlagStoreError` naming the URL with its password masked.
+:class:`~ground.errors.FlagStoreError` naming the URL with its password masked.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from redis.retry import Retry
 
 from compat.shadow.recorders.base import DEFAULT_READ_LIMIT, BufferedRecorder
 from compat.shadow.records import ShadowRecord
-from cutover.errors import ConfigurationError, CutoverError, FlagStoreError
-from cutover.logs import mask_url
+from ground.errors import ConfigurationError, CutoverError, FlagStoreError
+from ground.logs import mask_url
 
 STREAM_PREFIX: Final = "cutover:shadow:"
 """The prefix of every worker's stream (``STREAM_PREFIX + worker``)."""

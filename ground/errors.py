@@ -1,0 +1,195 @@
+"""The one exceptions module of cutover.
+
+Every error that cutover raises on purpose is a :class:`CutoverError`, so a caller can catch
+"anything cutover refused" in one place, and every message says what was wrong and what to do.
+Errors of Celery, Ray and Redis are translated into these at the adapter boundary; exceptions
+raised by a *user's* ``task_func`` are never wrapped: they reach the caller with their own
+type and message, exactly as on the legacy module.
+
+Some classes also derive from a builtin (``ValueError``, ``TypeError``, ``TimeoutError``) so
+code written against the legacy module, which catches those, keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CutoverError(Exception):
+    """Base class of every error cutover raises on purpose."""
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+class ConfigurationError(CutoverError, ValueError):
+    """A setting (environment variable, URL, option) is missing or malformed."""
+
+
+class MissingDependencyError(CutoverError, ImportError):
+    """An optional extra is not installed; the message says which one and how to install it.
+
+    It is an ``ImportError`` too, so ``except ImportError`` around an optional import keeps
+    working.
+    """
+
+
+class InvalidArgumentError(CutoverError, ValueError, TypeError):
+    """An argument of a public call is out of range or of the wrong type.
+
+    It is both a ``ValueError`` and a ``TypeError`` because the legacy module raised one or the
+    other for the same mistakes (``range()`` with a float, a semaphore below zero), and callers
+    written against it catch either.
+    """
+
+
+# --- crossing a process boundary ------------------------------------------------------------
+
+
+class NotPortableError(CutoverError, TypeError):
+    """A ``task_func`` cannot be found by name in another process.
+
+    Raised before anything is sent, so nothing is lost: the caller can keep the call on the
+    legacy route or move the function to a module-level definition.
+    """
+
+    def __init__(self, func: Any, reason: str) -> None:
+        self.func_name = getattr(func, "__qualname__", None) or repr(func)
+        self.reason = reason
+        super().__init__(
+            f"task function {self.func_name!r} cannot run on another process: {reason}"
+        )
+
+
+class SerializationError(CutoverError, TypeError):
+    """A value cannot be carried by the safe, typed serializer (no pickle is ever used)."""
+
+
+class PayloadTooLargeError(SerializationError):
+    """An encoded message is larger than the configured maximum payload."""
+
+
+class DeadLetterError(CutoverError):
+    """A dead letter cannot be found, read or replayed (the store itself stays unchanged)."""
+
+
+class TaskRefusedError(CutoverError):
+    """A worker refused a message: a function outside the allow-list, or an unsafe encoding.
+
+    The message is dead-lettered and never executed.
+    """
+
+
+class PoisonBatchError(TaskRefusedError):
+    """A batch killed the worker process running it on every delivery.
+
+    After ``CUTOVER_MAX_DELIVERIES`` deliveries it is dead-lettered instead of being handed
+    to yet another process (on Redis it would otherwise be redelivered forever).
+    """
+
+
+class RemoteTaskError(CutoverError):
+    """A task failed remotely with an exception that cannot be rebuilt here.
+
+    Only exceptions from builtins and from allow-listed task modules are rebuilt with their
+    own type; anything else arrives as this error, carrying the remote type name, message and
+    traceback so nothing is hidden.
+    """
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str = "") -> None:
+        self.type_name = type_name
+        self.message = message
+        self.remote_traceback = remote_traceback
+        super().__init__(f"{type_name}: {message}")
+
+
+# --- engines --------------------------------------------------------------------------------
+
+
+class EngineError(CutoverError):
+    """An execution engine (Celery, Ray) failed for reasons of its own, not the task's."""
+
+
+class EngineUnavailableError(EngineError):
+    """The engine could not be reached before anything was sent: safe to fall back."""
+
+
+class EngineTimeoutError(EngineError, TimeoutError):
+    """Work was handed to an engine but no result arrived in time. It was *not* re-run."""
+
+
+class UnknownEngineError(CutoverError, ValueError):
+    """A route or engine name that cutover does not know."""
+
+
+# --- flags ----------------------------------------------------------------------------------
+
+
+class FlagError(CutoverError):
+    """Base class for flag problems."""
+
+
+class FlagValidationError(FlagError, ValueError):
+    """A flag value was refused; nothing was written."""
+
+    def __init__(self, field: str, value: Any, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"flag {field!r}: {value!r} is not allowed; expected {allowed}")
+
+
+class FlagConflictError(FlagError):
+    """A compare-and-set write lost: somebody else changed the flags first."""
+
+
+class FlagStoreError(FlagError):
+    """The flag store cannot be read or written (unreachable, corrupt)."""
+
+
+# --- operating the cutover ------------------------------------------------------------------
+
+
+class RolloutError(CutoverError):
+    """A promotion or rollback was refused; nothing was written.
+
+    The message says why (a killed worker, nothing left to promote, no candidate named) and
+    the command that fixes it.
+    """
+
+
+class NotReadyError(RolloutError):
+    """A promotion was refused because the shadow readiness verdict does not hold.
+
+    ``failing`` holds one line per failed criterion, with its numbers; ``--force`` promotes
+    anyway and the audit trail records that it was forced.
+    """
+
+    def __init__(self, message: str, failing: tuple[str, ...]) -> None:
+        self.failing = failing
+        super().__init__(message)
+
+
+__all__ = [
+    "ConfigurationError",
+    "CutoverError",
+    "DeadLetterError",
+    "EngineError",
+    "EngineTimeoutError",
+    "EngineUnavailableError",
+    "FlagConflictError",
+    "FlagError",
+    "FlagStoreError",
+    "FlagValidationError",
+    "InvalidArgumentError",
+    "MissingDependencyError",
+    "NotPortableError",
+    "NotReadyError",
+    "PayloadTooLargeError",
+    "PoisonBatchError",
+    "RemoteTaskError",
+    "RolloutError",
+    "SerializationError",
+    "TaskRefusedError",
+    "UnknownEngineError",
+]
