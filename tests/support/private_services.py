@@ -27,6 +27,8 @@ import time
 from urllib.parse import urlsplit
 
 REDIS_ENV = "CUTOVER_TEST_REDIS"
+# Set beside REDIS_ENV when the session started that server itself (not a user's choice).
+PRIVATE_REDIS_ENV = "CUTOVER_TEST_REDIS_PRIVATE"
 AMQP_ENV = "CUTOVER_TEST_AMQP_URL"
 MACHINE_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 SYSTEM_REDIS_SERVERS = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
@@ -116,6 +118,7 @@ def session_redis() -> tuple[str, int]:
     if not url:
         url = _start_private_redis()
         os.environ[REDIS_ENV] = url
+        os.environ[PRIVATE_REDIS_ENV] = "1"
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 6379
 
@@ -156,6 +159,7 @@ def session_amqp_url() -> str:
 
 __all__ = [
     "AMQP_ENV",
+    "PRIVATE_REDIS_ENV",
     "REDIS_ENV",
     "PrivateServiceError",
     "free_port",
