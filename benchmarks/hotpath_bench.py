@@ -35,6 +35,7 @@ from typing import Any
 
 import flags
 from benchmarks.common import machine_details, render_table
+from compat import calllog
 from compat.optimizer import AsyncWorkerOptimizer as CompatOptimizer
 from compat.router import Router, set_router
 from cutover.demo import tasks
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_url = os.environ.get(REDIS_ENV, DEFAULT_REDIS)
     # Whatever the call log writes goes to a null device: we measure producing it.
     stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115
+    calllog.configure()  # its loggers bound to the null device
     try:
         figures = asyncio.run(measure(args.rounds, redis_url))
     finally:

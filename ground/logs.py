@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -131,6 +132,19 @@ def configure_logging(*, force: bool = False) -> None:
         cache_logger_on_first_use=False,
     )
     _configured = True
+    for hook in list(_on_configure):
+        hook()
+
+
+_on_configure: list[Callable[[], None]] = []
+
+
+def on_configure(hook: Callable[[], None]) -> None:
+    """Call ``hook`` after every (re)configuration, e.g. to re-read a level from the
+    environment (the call log of ``compat``); also now, if logging is configured already."""
+    _on_configure.append(hook)
+    if _configured:
+        hook()
 
 
 class _BytesLoggerFactory:
@@ -169,4 +183,4 @@ def get_logger(name: str, **bound: Any) -> Any:
     return structlog.get_logger(name, **bound)
 
 
-__all__ = ["configure_logging", "get_logger", "mask_text", "mask_url"]
+__all__ = ["configure_logging", "get_logger", "mask_text", "mask_url", "on_configure"]
