@@ -41,6 +41,7 @@ MAX_SAMPLES: Final = 2048
 
 LOGGER_NAME: Final = "cutover.compat.calls"
 _OFF: Final = logging.CRITICAL + 10
+_NEVER: Final = float("inf")
 
 
 def level_from_env() -> int:
@@ -121,7 +122,8 @@ class CallLog:
         if self.level <= logging.DEBUG:
             self.per_call = _logger(self.level).bind().debug
         self._windows: dict[tuple[str, str], Window] = {}
-        self._started: float | None = None
+        self._due = _NEVER
+        """When the current interval ends (``perf_counter`` time; none before a call)."""
 
     def record(
         self,
@@ -134,21 +136,22 @@ class CallLog:
         now: float,
     ) -> None:
         """Count one finished call (``now``: ``time.perf_counter()`` at its end)."""
-        key = (worker, route)
-        window = self._windows.get(key)
+        window = self._windows.get((worker, route))
         if window is None:
-            window = self._windows[key] = Window()
-            if self._started is None:
-                self._started = now
+            window = self._windows[worker, route] = Window()
+            if self._due == _NEVER:
+                self._due = now + self.interval_s
         window.calls += 1
         window.items += items
-        if failed:
-            window.errors += 1
+        window.errors += failed
         window.flag_version = flag_version
-        window.add(seconds)
-        started = self._started
-        if started is not None and now - started >= self.interval_s:
-            self.flush(now - started)
+        samples = window.samples
+        if len(samples) < MAX_SAMPLES:
+            samples.append(seconds)
+        else:
+            window.add(seconds)
+        if now >= self._due:
+            self.flush(now - self._due + self.interval_s)
 
     def flush(self, interval_s: float | None = None) -> int:
         """Write the summary of every worker and route with calls; start a new interval.
@@ -156,7 +159,7 @@ class CallLog:
         Returns how many lines were written.
         """
         windows, self._windows = self._windows, {}
-        self._started = None
+        self._due = _NEVER
         if not self.summaries:
             return 0
         log = _logger(self.level)

@@ -20,7 +20,7 @@ The order of a call:
 The legacy route with no shadow takes a short path: decide, run the legacy code, count (no
 call id is made unless a line will show it). Measured in ``benchmarks/hotpath_bench.py``;
 the budget is 5 µs per call over ``legacy/``. Costs feed the adaptive hybrid only for calls
-the hybrid routed (the only ones it learns from).
+the adaptive hybrid routed (the only ones it learns from; a threshold rule needs none).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class Router:
         finished = perf_counter()
         duration = finished - started
         failed = error is not None
-        if not failed and decision.route == "hybrid":
+        if not failed and decision.route == "hybrid" and decision.record.hybrid.mode == "adaptive":
             _record_cost(worker_id, engine_name, work.items, duration)
         _record_call(worker_id, engine_name, work.items, duration, failed)
         call_log = calllog.active
