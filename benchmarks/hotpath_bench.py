@@ -11,7 +11,8 @@ for calls of 1 item and of 100 items of a trivial coroutine, with the call log a
 defaults (``CUTOVER_LOG_LEVEL`` / ``CUTOVER_CALL_LOG_LEVEL`` as set in the environment).
 Each figure is thread CPU time (another process's load does not count), the median of
 rounds alternating direct / shim / direct (:func:`benchmarks.compat_bench.paired_overhead_us`),
-so that slow drifts of the machine cancel out of the overhead.
+so that slow drifts of the machine cancel out of the overhead. A first row pairs legacy
+with legacy the same way: the method's noise floor (a few µs on 100-item calls).
 
 Run: ``python -m benchmarks.hotpath_bench [--rounds N] [--json]``; the Redis store is
 ``$CUTOVER_BENCH_FLAGS_REDIS`` (default ``redis://127.0.0.1:6379/14``; only the worker
@@ -121,11 +122,28 @@ def live_table(url: str, record: flags.FlagRecord, snapshot: Path) -> Iterator[f
         table.close()
 
 
+def _items(size: int) -> str:
+    return f"{size} item{'s' if size > 1 else ''}"
+
+
 async def measure(rounds: int, redis_url: str) -> dict[str, dict[str, float]]:
     """Every (store, size) cell: direct vs shim on the legacy route."""
     direct = LegacyOptimizer()
     shim = CompatOptimizer(worker_id=WORKER)
     figures: dict[str, dict[str, float]] = {}
+    other = LegacyOptimizer()
+    for size in SIZES:  # the method's own noise: legacy against legacy, same pairing
+        items = list(range(size))
+
+        async def legacy_a(items: list[int] = items) -> Any:
+            return await direct.optimize_batch_processing(items, tasks.trivial)
+
+        async def legacy_b(items: list[int] = items) -> Any:
+            return await other.optimize_batch_processing(items, tasks.trivial)
+
+        figures[f"noise floor: legacy vs legacy · {_items(size)}"] = await paired(
+            legacy_a, legacy_b, CALLS_PER_ROUND[size], rounds
+        )
     with tempfile.TemporaryDirectory(prefix="hotpath-bench-") as home:
         stores = [
             ("file store", f"file://{home}/flags.json", LEGACY_RECORD),
@@ -147,7 +165,7 @@ async def measure(rounds: int, redis_url: str) -> dict[str, dict[str, float]]:
                     for _ in range(50):  # warm-up: caches, the first summary window
                         await legacy_call()
                         await shim_call()
-                    figures[f"{label} · {size} item{'s' if size > 1 else ''}"] = await paired(
+                    figures[f"{label} · {_items(size)}"] = await paired(
                         legacy_call, shim_call, CALLS_PER_ROUND[size], rounds
                     )
                 set_router(None)

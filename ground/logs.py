@@ -7,7 +7,9 @@ log shippers) and a readable console rendering on a terminal. The level comes fr
 
 A JSON line costs about 8 µs (orjson, a cached-second timestamp, one write of bytes) where
 structlog's defaults (stdlib ``json``, ``datetime`` ISO stamps, ``print``) cost about 25 µs:
-the shim writes one line per routed call, so this is on every call's path.
+still far more than a routed call, which is why the shim's per-call line is at debug
+(:mod:`compat.calllog`, whose level is re-read after each configuration, see
+:func:`on_configure`).
 
 Secrets never reach a log line: :func:`mask_url` hides the password of any URL before it is
 logged, and the ``_mask_secrets`` processor does the same for well-known keys.
