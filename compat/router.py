@@ -13,40 +13,35 @@ The order of a call:
    elsewhere: an error then propagates to the caller unchanged.
 3. A sampled share of calls also runs on the shadow candidate (:mod:`compat.shadow.runner`),
    off the caller's path.
-4. One log line per call: worker, call_id, route, reason, flag_version, items, duration_ms,
-   outcome (level ``CUTOVER_CALL_LOG_LEVEL``, default ``info``).
+4. The call log (:mod:`compat.calllog`): a summary per worker and route at info every
+   interval, and at debug one line per call (worker, call_id, route, reason, flag_version,
+   items, duration_ms, outcome); ``CUTOVER_CALL_LOG_LEVEL`` sets its threshold.
 
-The legacy route with no shadow takes a short path: decide, run the legacy code, count, log
-(measured in ``benchmarks/compat_bench.py``; the budget is 10 µs per call over ``legacy/``).
-Costs feed the adaptive hybrid only for calls the hybrid routed (the only ones it learns from).
+The legacy route with no shadow takes a short path: decide, run the legacy code, count (no
+call id is made unless a line will show it). Measured in ``benchmarks/hotpath_bench.py``;
+the budget is 5 µs per call over ``legacy/``. Costs feed the adaptive hybrid only for calls
+the adaptive hybrid routed (the only ones it learns from; a threshold rule needs none).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from time import perf_counter
 from typing import Any
 
 import flags
 from adapters.registry import get_engine
-from compat import metrics
+from compat import calllog, metrics
+from compat.calllog import CALL_LOG_LEVEL_ENV
 from compat.identity import next_call_id
 from compat.shadow.runner import ShadowRunner, ShadowSet, get_shadow_runner
 from compat.work import Work, call_options
 from ground.errors import EngineUnavailableError, NotPortableError
 from ground.logs import get_logger
 
-CALL_LOG_LEVEL_ENV = "CUTOVER_CALL_LOG_LEVEL"
-
 log = get_logger("cutover.compat")
-
-
-def _call_log_level() -> tuple[str, int]:
-    """The method name and level number of the per-call line (``CUTOVER_CALL_LOG_LEVEL``)."""
-    name = os.environ.get(CALL_LOG_LEVEL_ENV, "info").lower()
-    number = logging.getLevelNamesMapping().get(name.upper())
-    return (name, number) if number is not None else ("info", logging.INFO)
+_decide = flags.decide
+_record_cost = flags.record_cost
+_record_call = metrics.record_call
 
 
 class Router:
@@ -57,11 +52,6 @@ class Router:
     ) -> None:
         self._table = table
         self._shadows = shadows
-        # A concrete logger, bound now (the module's lazy proxy would rebuild a logger on
-        # every line); when its level is filtered out, the line is not even assembled.
-        method, level = _call_log_level()
-        bound = log.bind()
-        self._log_call = getattr(bound, method) if bound.is_enabled_for(level) else None
 
     @property
     def table(self) -> flags.FlagTable:
@@ -79,22 +69,21 @@ class Router:
 
     async def execute(self, worker_id: str, work: Work, owner: ShadowSet | None = None) -> Any:
         """Run ``work`` where the flags of ``worker_id`` say; return what it returns."""
-        decision = flags.decide(self.table, worker_id, work.items)
-        call_id = next_call_id()
+        decision = _decide(self._table or self.table, worker_id, work.items)
         if decision.shadow is None and decision.engine == "legacy":
-            # The short path (most calls during a cutover): no shadow, no engine, no fallback.
+            # The short path (most calls during a cutover): no shadow, no engine, no fallback,
+            # and no call id unless the call log will show it.
             started = perf_counter()
             try:
                 result = await work.run_legacy()
             except BaseException as exc:
                 self._finish(
-                    worker_id, call_id, "legacy", decision.reason, decision, work, started, exc
+                    worker_id, None, "legacy", decision.reason, decision, work, started, exc
                 )
                 raise
-            self._finish(
-                worker_id, call_id, "legacy", decision.reason, decision, work, started, None
-            )
+            self._finish(worker_id, None, "legacy", decision.reason, decision, work, started, None)
             return result
+        call_id = next_call_id()
         shadow = self.shadows.launch(worker_id, call_id, decision, work, owner)
         engine_name: str = decision.engine
         reason = decision.reason
@@ -144,7 +133,7 @@ class Router:
     def _finish(
         self,
         worker_id: str,
-        call_id: str,
+        call_id: str | None,
         engine_name: str,
         reason: str,
         decision: flags.RouteDecision,
@@ -152,12 +141,19 @@ class Router:
         started: float,
         error: BaseException | None,
     ) -> None:
-        duration = perf_counter() - started
-        if error is None and decision.route == "hybrid":
-            flags.record_cost(worker_id, engine_name, work.items, duration)
-        metrics.record_call(worker_id, engine_name, work.items, duration, error is not None)
-        if self._log_call is not None:
-            self._log_call(
+        finished = perf_counter()
+        duration = finished - started
+        failed = error is not None
+        if not failed and decision.route == "hybrid" and decision.record.hybrid.mode == "adaptive":
+            _record_cost(worker_id, engine_name, work.items, duration)
+        _record_call(worker_id, engine_name, work.items, duration, failed)
+        call_log = calllog.active
+        if not call_log.summaries:
+            return
+        if call_log.per_call is not None:
+            if call_id is None:
+                call_id = next_call_id()
+            call_log.per_call(
                 "call",
                 worker=worker_id,
                 call_id=call_id,
@@ -170,6 +166,9 @@ class Router:
                 duration_ms=round(duration * 1000, 3),
                 outcome="ok" if error is None else f"error:{type(error).__name__}",
             )
+        call_log.record(
+            worker_id, engine_name, decision.flag_version, work.items, duration, failed, finished
+        )
 
 
 _router: Router | None = None

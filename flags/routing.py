@@ -1,4 +1,4 @@
-"""Deciding where one call runs: the hot path, a few microseconds, never raises.
+"""Deciding where one call runs: the hot path, under a microsecond, never raises.
 
 :func:`decide` reads the in-process :class:`~flags.table.FlagTable` and returns a
 :class:`RouteDecision`. In order:
@@ -18,6 +18,12 @@ Reasons: ``default`` (never configured), ``route`` (percent 100), ``base`` (perc
 ``percent-route`` / ``percent-base`` (a split), ``global-kill``, ``kill-switch``,
 ``hybrid-threshold-small`` / ``-large``, ``hybrid-adaptive-untried`` / ``-explore`` /
 ``-cheaper`` / ``-unknown``, and ``error`` (something was wrong: ``legacy``, logged once).
+
+A decision that does not depend on the call (a kill, percent 0 or 100 on a plain route, a
+threshold hybrid: everything but a percentage split and the adaptive policy) is made once
+per worker and flag state, and kept in the state (``TableState.decisions``): the next calls
+get the same immutable :class:`RouteDecision`, one dictionary lookup. A live update swaps in
+a new state, and so new decisions, for the next call.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from hashlib import blake2b
 
 from flags.adaptive import CostModel, default_cost_model
 from flags.model import DEFAULT_RECORD, Engine, FlagRecord, Route, ShadowConfig
-from flags.table import FlagTable
+from flags.table import FlagTable, TableState
 from ground.logs import get_logger
 
 BUCKETS = 10_000
@@ -107,47 +113,74 @@ def decide(
     """
     try:
         state = table.state
-        record = state.records.get(worker_id, DEFAULT_RECORD)
-        if state.global_kill:
-            return RouteDecision(
-                "legacy", "legacy", "global-kill", record.version, state.stale, None, record
-            )
-        if record.kill:
-            return RouteDecision(
-                "legacy", "legacy", "kill-switch", record.version, state.stale, None, record
-            )
-        percent = record.percent
-        route: Route
-        if percent >= 100.0:
-            route, reason = record.route, ("route" if record.version else "default")
-        elif percent <= 0.0:
-            route, reason = record.base, "base"
+        cached = state.decisions.get(worker_id)
+        if cached is not None:
+            if cached.__class__ is RouteDecision:
+                return cached
+            threshold, small, large = cached
+            return small if n_items < threshold else large  # type: ignore[no-any-return]
+        return _decide(state, worker_id, n_items, key, cost_model)
+    except Exception as exc:  # noqa: BLE001  (a flag problem never raises into a call)
+        return _error_decision(table, worker_id, exc)
+
+
+def _decide(
+    state: TableState,
+    worker_id: str,
+    n_items: int,
+    key: str | None,
+    cost_model: CostModel | None,
+) -> RouteDecision:
+    """:func:`decide` without the per-state cache; fills it when the decision does not
+    depend on the call (a kill, percent 0 or 100 on a plain route or a threshold hybrid)."""
+    record = state.records.get(worker_id, DEFAULT_RECORD)
+    if state.global_kill or record.kill:
+        reason = "global-kill" if state.global_kill else "kill-switch"
+        decision = RouteDecision(
+            "legacy", "legacy", reason, record.version, state.stale, None, record
+        )
+        state.decisions[worker_id] = decision
+        return decision
+    percent = record.percent
+    route: Route
+    split = 0.0 < percent < 100.0
+    if percent >= 100.0:
+        route, reason = record.route, ("route" if record.version else "default")
+    elif not split:
+        route, reason = record.base, "base"
+    else:
+        if key is None:
+            key = _routing_key.get()
+        bucket = int(_random() * BUCKETS) if key is None else bucket_of(worker_id, key)
+        if bucket < percent * 100:
+            route, reason = record.route, "percent-route"
         else:
-            if key is None:
-                key = _routing_key.get()
-            bucket = int(_random() * BUCKETS) if key is None else bucket_of(worker_id, key)
-            if bucket < percent * 100:
-                route, reason = record.route, "percent-route"
-            else:
-                route, reason = record.base, "percent-base"
-        engine: Engine
-        if route == "hybrid":
-            hybrid = record.hybrid
-            if hybrid.mode == "adaptive":
-                engine, reason = (cost_model or default_cost_model).choose(
-                    worker_id, hybrid.adaptive_candidates, n_items, hybrid.explore
-                )
-            elif n_items < hybrid.threshold:
-                engine, reason = hybrid.small, "hybrid-threshold-small"
-            else:
-                engine, reason = hybrid.large, "hybrid-threshold-large"
-        else:
-            engine = route
+            route, reason = record.base, "percent-base"
+    if route != "hybrid":
+        decision = RouteDecision(
+            route, route, reason, record.version, state.stale, record.shadow, record
+        )
+        if not split:
+            state.decisions[worker_id] = decision
+        return decision
+    hybrid = record.hybrid
+    if hybrid.mode == "adaptive":
+        engine, reason = (cost_model or default_cost_model).choose(
+            worker_id, hybrid.adaptive_candidates, n_items, hybrid.explore
+        )
         return RouteDecision(
             engine, route, reason, record.version, state.stale, record.shadow, record
         )
-    except Exception as exc:  # noqa: BLE001  (a flag problem never raises into a call)
-        return _error_decision(table, worker_id, exc)
+    small, large = (
+        RouteDecision(engine, route, reason, record.version, state.stale, record.shadow, record)
+        for engine, reason in (
+            (hybrid.small, "hybrid-threshold-small"),
+            (hybrid.large, "hybrid-threshold-large"),
+        )
+    )
+    if not split:
+        state.decisions[worker_id] = (hybrid.threshold, small, large)
+    return small if n_items < hybrid.threshold else large
 
 
 def _error_decision(table: FlagTable, worker_id: object, error: Exception) -> RouteDecision:

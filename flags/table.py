@@ -2,8 +2,10 @@
 
 A :class:`FlagTable` holds one immutable :class:`TableState` (every worker's record, the
 global kill switch, whether it is stale). Deciding a route reads ``table.state`` — one
-attribute, no lock, no I/O. A daemon thread watches the store (Redis pub/sub, or the file's
-``stat`` every 0.2 s) and swaps in a new state after every change.
+attribute, no lock, no I/O — and, for most workers, the decision the state already made
+for them (``TableState.decisions``: swapping in a new state is what forgets it). A daemon
+thread watches the store (Redis pub/sub, or the file's ``stat`` every 0.2 s) and swaps in a
+new state after every change.
 
 Fail-safe by construction:
 
@@ -29,7 +31,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +62,9 @@ class TableState:
     stale: bool
     revision: int
     source: Source
+    decisions: dict[str, Any] = field(init=False, default_factory=dict, compare=False, repr=False)
+    """Route decisions that do not depend on the call, made once per worker by
+    :func:`flags.routing.decide` for this state (a new state starts empty)."""
 
 
 def default_snapshot_path() -> Path:

@@ -7,7 +7,9 @@ log shippers) and a readable console rendering on a terminal. The level comes fr
 
 A JSON line costs about 8 µs (orjson, a cached-second timestamp, one write of bytes) where
 structlog's defaults (stdlib ``json``, ``datetime`` ISO stamps, ``print``) cost about 25 µs:
-the shim writes one line per routed call, so this is on every call's path.
+still far more than a routed call, which is why the shim's per-call line is at debug
+(:mod:`compat.calllog`, whose level is re-read after each configuration, see
+:func:`on_configure`).
 
 Secrets never reach a log line: :func:`mask_url` hides the password of any URL before it is
 logged, and the ``_mask_secrets`` processor does the same for well-known keys.
@@ -20,6 +22,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -131,6 +134,19 @@ def configure_logging(*, force: bool = False) -> None:
         cache_logger_on_first_use=False,
     )
     _configured = True
+    for hook in list(_on_configure):
+        hook()
+
+
+_on_configure: list[Callable[[], None]] = []
+
+
+def on_configure(hook: Callable[[], None]) -> None:
+    """Call ``hook`` after every (re)configuration, e.g. to re-read a level from the
+    environment (the call log of ``compat``); also now, if logging is configured already."""
+    _on_configure.append(hook)
+    if _configured:
+        hook()
 
 
 class _BytesLoggerFactory:
@@ -169,4 +185,4 @@ def get_logger(name: str, **bound: Any) -> Any:
     return structlog.get_logger(name, **bound)
 
 
-__all__ = ["configure_logging", "get_logger", "mask_text", "mask_url"]
+__all__ = ["configure_logging", "get_logger", "mask_text", "mask_url", "on_configure"]

@@ -545,7 +545,7 @@ def prepare_environment() -> None:
     statistics.
     """
     configure_task_modules("cutover.demo")
-    os.environ.setdefault("CUTOVER_CALL_LOG_LEVEL", "debug")
+    os.environ.setdefault("CUTOVER_CALL_LOG_LEVEL", "warning")
     os.environ.setdefault("CUTOVER_LOG_LEVEL", "WARNING")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     configure_logging(force=True)

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import flags
-from compat import metrics
+from compat import calllog, metrics
 from compat.router import Router, set_router
 from compat.shadow.runner import ShadowRunner, set_shadow_runner
+from ground.logs import configure_logging
 
 SetFlags = Callable[..., flags.FlagTable]
 
@@ -40,3 +41,24 @@ def set_flags() -> Iterator[SetFlags]:
     yield install
     set_router(None)
     set_shadow_runner(None)
+
+
+@pytest.fixture
+def call_log_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., calllog.CallLog]]:
+    """Set ``CUTOVER_CALL_LOG_LEVEL`` (and optionally the summary interval) and reconfigure
+    logging, as a process would; the call log in force is returned. Restored afterwards."""
+
+    def set_level(level: str | None, interval_s: float | None = None) -> calllog.CallLog:
+        if level is None:
+            monkeypatch.delenv(calllog.CALL_LOG_LEVEL_ENV, raising=False)
+        else:
+            monkeypatch.setenv(calllog.CALL_LOG_LEVEL_ENV, level)
+        if interval_s is not None:
+            monkeypatch.setenv(calllog.SUMMARY_INTERVAL_ENV, str(interval_s))
+        configure_logging(force=True)
+        return calllog.active
+
+    yield set_level
+    calllog.active.flush()
+    monkeypatch.undo()
+    configure_logging(force=True)

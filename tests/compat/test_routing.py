@@ -6,6 +6,8 @@ Real engines: a prefork Celery worker on Redis and a local Ray (session fixtures
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +22,12 @@ from adapters.celery.engine import CeleryEngine
 from adapters.celery.settings import CelerySettings
 from adapters.registry import set_engine
 from compat import metrics
+from compat.router import Router, set_router
 from cutover.errors import EngineUnavailableError, NotPortableError
 from tests.adapters import equiv_tasks
 from tests.compat.conftest import SetFlags
 from tests.support.services import TEST_BACKEND_URL
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.usefixtures("live_engines")
 
@@ -87,8 +91,12 @@ async def test_shim_returns_what_legacy_returns_for_every_flag_combination(
 
 
 @pytest.mark.parametrize("route", ["legacy", "celery", "ray"])
-async def test_the_call_runs_where_the_flags_say(set_flags: SetFlags, route: str) -> None:
-    """``route=R`` at 100 %: the call is counted on R and the result is legacy's."""
+async def test_the_call_runs_where_the_flags_say(
+    set_flags: SetFlags, call_log_env: Callable[..., Any], route: str
+) -> None:
+    """``route=R`` at 100 %: the call is counted on R, the result is legacy's, and the call
+    log's per-call line (at debug) says so."""
+    call_log_env("debug")
     set_flags({WORKER: flags.FlagRecord(route=route, version=3)})
     optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
     with structlog.testing.capture_logs() as logs:
@@ -171,9 +179,10 @@ def dead_celery() -> Any:
 
 
 async def test_unreachable_engine_falls_back_to_legacy_with_a_warning(
-    set_flags: SetFlags, dead_celery: Any
+    set_flags: SetFlags, dead_celery: Any, call_log_env: Callable[..., Any]
 ) -> None:
     """Broker down before anything was sent: legacy runs the call, warned and counted."""
+    call_log_env("debug")
     set_flags({WORKER: flags.FlagRecord(route="celery")})
     with structlog.testing.capture_logs() as logs:
         result = await compat.AsyncWorkerOptimizer(worker_id=WORKER).optimize_batch_processing(
@@ -261,3 +270,29 @@ def test_worker_id_comes_from_the_environment_else_default(
     monkeypatch.setenv("CUTOVER_WORKER", "billing")
     assert "billing" == compat.AsyncWorkerOptimizer().worker_id
     assert "explicit" == compat.AsyncWorkerOptimizer(worker_id="explicit").worker_id
+
+
+async def test_a_kill_switch_written_live_reaches_the_next_call(tmp_path: Path) -> None:
+    """Flags followed live from a file store: a call on Celery; ``kill`` written to the store;
+    once the table has seen it (the decision kept for the old state is gone with it), the next
+    call runs on legacy, with the same result."""
+    store = flags.open_store(f"file://{tmp_path / 'flags.json'}")
+    store.put(WORKER, flags.FlagRecord(route="celery"), expected_version=0, actor="t", reason="r")
+    table = flags.FlagTable(store.url, snapshot_path=tmp_path / "snapshot.json")
+    set_router(Router(table=table))
+    metrics.reset()
+    try:
+        optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+        assert [2, 4] == await optimizer.optimize_batch_processing([1, 2], equiv_tasks.double)
+        killed = flags.FlagRecord(route="celery", kill=True)
+        store.put(WORKER, killed, expected_version=1, actor="t", reason="incident")
+        await until(lambda: table.record(WORKER).kill, 10, "the table to see the kill switch")
+        assert [2, 4] == await optimizer.optimize_batch_processing([1, 2], equiv_tasks.double)
+        assert (1, 1) == (
+            metrics.value("calls", WORKER, "celery"),
+            metrics.value("calls", WORKER, "legacy"),
+        )
+    finally:
+        set_router(None)
+        table.close()
+        store.close()

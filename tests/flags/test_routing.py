@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from flags import (
     BUCKETS,
     FlagRecord,
+    FlagStore,
     FlagTable,
     HybridPolicy,
     ShadowConfig,
@@ -24,6 +26,7 @@ from flags import (
     takes_route,
 )
 from tests.flags.strategies import percents, routing_keys, worker_ids
+from tests.support.waiting import until_sync
 
 WORKER = "billing"
 
@@ -214,3 +217,50 @@ def test_decide_never_raises_whatever_the_arguments(n_items: object) -> None:
     """Nonsense n_items on a hybrid route: a decision (legacy on error), never an exception."""
     decision = decide(_table(route="hybrid"), WORKER, n_items)  # type: ignore[arg-type]
     assert decision.engine in ("legacy", "celery", "ray")
+
+
+# --- decisions kept per flag state ----------------------------------------------------------------
+
+
+def test_a_decision_is_made_once_per_state_and_remade_after_a_live_change(
+    store: FlagStore, make_table: Callable[..., FlagTable]
+) -> None:
+    """The second call gets the kept decision; a kill, then the global kill, written to the
+    store reach the watching table and the very next decision routes on legacy."""
+    store.put(WORKER, FlagRecord(route="celery"), expected_version=0, actor="t", reason="r")
+    table = make_table(store.url)
+    until_sync(lambda: table.record(WORKER).route == "celery", 10, "the table to see celery")
+    first = decide(table, WORKER, 5)
+    assert ("celery", "route") == (first.engine, first.reason)
+    assert first is decide(table, WORKER, 5)
+    store.put(
+        WORKER, FlagRecord(route="celery", kill=True), expected_version=1, actor="t", reason="r"
+    )
+    until_sync(lambda: table.record(WORKER).kill, 10, "the table to see the kill switch")
+    killed = decide(table, WORKER, 5)
+    assert ("legacy", "kill-switch", 2) == (killed.engine, killed.reason, killed.flag_version)
+    store.put(WORKER, FlagRecord(route="ray"), expected_version=2, actor="t", reason="r")
+    store.set_global_kill(True, actor="t", reason="r")
+    until_sync(lambda: table.global_kill, 10, "the table to see the global kill")
+    assert ("legacy", "global-kill") == (
+        decide(table, WORKER, 5).engine,
+        decide(table, WORKER, 5).reason,
+    )
+
+
+def test_a_kept_hybrid_threshold_decision_still_depends_on_the_call_size() -> None:
+    """A threshold hybrid is kept as both of its decisions; each call gets the one of its size."""
+    table = _table(route="hybrid", hybrid=HybridPolicy(threshold=10, small="legacy", large="ray"))
+    sizes = [1, 50, 9, 10, 1]
+    assert ["legacy", "ray", "legacy", "ray", "legacy"] == [
+        decide(table, WORKER, n).engine for n in sizes
+    ]
+
+
+def test_a_split_is_never_kept_so_each_key_still_gets_its_own_route() -> None:
+    """At 50 %, keys on both sides of the split keep routing by their bucket, call after call."""
+    table = _table(route="celery", percent=50.0)
+    keys = [f"tenant-{i}" for i in range(40)]
+    expected = ["celery" if bucket_of(WORKER, k) < 5000 else "legacy" for k in keys]
+    for _ in range(2):
+        assert expected == [decide(table, WORKER, 1, key=k).engine for k in keys]
