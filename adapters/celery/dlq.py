@@ -28,10 +28,11 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from ground.constants import DLQ_STREAM_KEY
 from ground.errors import ConfigurationError, DeadLetterError
 from ground.logs import mask_text, mask_url
 
-DLQ_STREAM = "cutover:dlq"
+DLQ_STREAM = DLQ_STREAM_KEY
 """The Redis stream of the Redis store."""
 DLQ_EXCHANGE = "cutover.dlx"
 """The AMQP store's dead-letter exchange (fanout, durable)."""

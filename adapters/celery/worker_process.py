@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ground.constants import BROKER_URL_ENV, LOG_LEVEL_ENV, RESULT_BACKEND_ENV, TASK_MODULES_ENV
+
 
 @dataclass
 class CeleryWorkerProcess:
@@ -38,10 +40,10 @@ class CeleryWorkerProcess:
         env = dict(os.environ)
         env.update(
             {
-                "CUTOVER_BROKER_URL": self.broker_url,
-                "CUTOVER_RESULT_BACKEND": self.backend_url,
-                "CUTOVER_TASK_MODULES": self.task_modules,
-                "CUTOVER_LOG_LEVEL": env.get("CUTOVER_LOG_LEVEL", "WARNING"),
+                BROKER_URL_ENV: self.broker_url,
+                RESULT_BACKEND_ENV: self.backend_url,
+                TASK_MODULES_ENV: self.task_modules,
+                LOG_LEVEL_ENV: env.get(LOG_LEVEL_ENV, "WARNING"),
             }
         )
         if self.cwd is not None:

@@ -14,6 +14,7 @@ import os
 import sys
 
 from adapters.celery.settings import DEFAULT_QUEUE, queue_for_worker
+from ground.constants import TASK_MODULES_ENV
 from ground.errors import ConfigurationError
 
 CELERY_APP = "adapters.celery.app"
@@ -47,7 +48,7 @@ def celery_worker_argv(args: argparse.Namespace) -> list[str]:
 
 
 def _run_celery_worker(args: argparse.Namespace) -> int:
-    if not os.environ.get("CUTOVER_TASK_MODULES"):
+    if not os.environ.get(TASK_MODULES_ENV):
         raise ConfigurationError(
             "CUTOVER_TASK_MODULES is not set: the worker would refuse every task. Set it to "
             "the comma-separated module prefixes your task functions live in, e.g. "

@@ -12,11 +12,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flags.store import FlagStore
+from ground.constants import FLAGS_URL_ENV, HOME_ENV
 from ground.errors import ConfigurationError
 from ground.logs import mask_url
-
-FLAGS_URL_ENV = "CUTOVER_FLAGS_URL"
-HOME_ENV = "CUTOVER_HOME"
 
 SCHEMES = ("redis", "rediss", "file")
 
