@@ -1,10 +1,10 @@
-"""The Celery application of cutover.
+"""The Celery application of the engine: its configuration and the worker tasks.
 
-``celery -A adapters.celery.app worker`` (or ``cutover worker celery``) runs a worker for it,
-so Flower and ``celery inspect`` work as usual; ``celery -A adapters.celery.app beat`` runs
-the automatic guard on its schedule (:mod:`adapters.celery.guard_task`). Configuration comes
-from the environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is
-accepted.
+The engine's client builds one with :func:`create_app` to publish; ``celery -A
+adapters.celery.app worker`` runs a worker that executes the engine's tasks. The app a
+deployment runs, with the automatic guard and its Beat schedule registered too, is the roof's
+:mod:`cutover.celery_app` (``cutover worker celery`` starts that one). Configuration comes from
+the environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is accepted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from adapters.celery import guard_task, tasks, worker_loop
+from adapters.celery import tasks, worker_loop
 from adapters.celery.settings import CelerySettings
 from adapters.codec import register_with_kombu
 
@@ -26,7 +26,6 @@ def create_app(settings: CelerySettings | None = None) -> Celery:
     celery_app = Celery("cutover", set_as_current=False)
     celery_app.conf.update(settings.celery_config())
     tasks.register(celery_app)
-    guard_task.register(celery_app)  # the automatic guard and its Beat schedule
     return celery_app
 
 

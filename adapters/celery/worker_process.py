@@ -21,7 +21,7 @@ from ground.constants import BROKER_URL_ENV, LOG_LEVEL_ENV, RESULT_BACKEND_ENV, 
 
 @dataclass
 class CeleryWorkerProcess:
-    """A real ``celery -A adapters.celery.app worker`` subprocess."""
+    """A real ``celery -A <app> worker`` subprocess (the engine's app unless told otherwise)."""
 
     broker_url: str
     backend_url: str
@@ -34,6 +34,9 @@ class CeleryWorkerProcess:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    app: str = "adapters.celery.app"
+    """The ``-A`` module: the roof passes ``cutover.celery_app`` for a worker that also runs
+    the guard (this layer may not import, or name, the roof)."""
 
     def env(self) -> dict[str, str]:
         """The worker's environment: broker, backend and the task allow-list."""
@@ -59,7 +62,7 @@ class CeleryWorkerProcess:
             "-m",
             "celery",
             "-A",
-            "adapters.celery.app",
+            self.app,
             "worker",
             "--queues",
             ",".join(self.queues),

@@ -1,0 +1,28 @@
+"""The Celery application a deployment runs: the engine's tasks plus the automatic guard.
+
+``celery -A cutover.celery_app worker`` (or ``cutover worker celery``) runs a worker for it,
+so Flower and ``celery inspect`` work as usual; ``celery -A cutover.celery_app beat`` sends the
+guard's pass on its schedule (:mod:`cutover.ops.guard_task`). The engine's own app,
+:mod:`adapters.celery.app`, knows nothing of the guard: the guard reads flags and shadow
+records and writes rollbacks, which belongs to the roof, and the engine must not import it.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from adapters.celery.app import create_app as create_engine_app
+from adapters.celery.settings import CelerySettings
+from cutover.ops import guard_task
+
+
+def create_app(settings: CelerySettings | None = None) -> Celery:
+    """The engine's app with the guard task registered and its Beat schedule set."""
+    celery_app = create_engine_app(settings)
+    guard_task.register(celery_app)
+    return celery_app
+
+
+app = create_app()
+
+__all__ = ["app", "create_app"]
