@@ -35,7 +35,7 @@ from adapters.celery.engine import CeleryEngine
 from adapters.celery.settings import CelerySettings, queue_for_worker
 from adapters.celery.tasks import RUN_BATCH, retry_policy_to_options
 from adapters.celery.worker_process import CeleryWorkerProcess
-from adapters.legacy_engine import LegacyEngine
+from adapters.legacy.engine import LegacyEngine
 from adapters.task_refs import task_reference
 from benchmarks.common import Timing, machine_details, measure_interleaved, render_table
 from cutover.demo import tasks
@@ -162,7 +162,7 @@ async def _celery_phase(
 
 async def _ray_phase(items: list[int], cpu_baselines: list[Cell], repeats: int) -> list[Timing]:
     """A local Ray sized to the machine, and no Celery worker."""
-    from adapters.ray_engine import RayEngine, raw_batch_runner
+    from adapters.ray.engine import RayEngine, raw_batch_runner
 
     ray_engine = RayEngine()
     try:

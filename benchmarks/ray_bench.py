@@ -69,7 +69,7 @@ def ray_worker_cpu_seconds() -> float:
 async def run(repeats: int, cpu_repeats: int) -> tuple[list[Timing], dict[str, float], list[str]]:
     """Every cell; returns the timings, the ratios and notes on the conditions."""
     os.environ.setdefault(TASK_MODULES_ENV, "cutover.demo")
-    from adapters.ray_engine import RayEngine, raw_batch_runner
+    from adapters.ray.engine import RayEngine, raw_batch_runner
     from cutover.demo import tasks
     from legacy import AsyncWorkerOptimizer
 

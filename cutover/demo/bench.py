@@ -16,7 +16,7 @@ whichever has been cheapest per item for calls of that size, exploring 1 % of ca
 same work without the shim, so its overhead shows as a ratio: ``raw-asyncio`` (the batches
 gathered under a semaphore in plain asyncio), ``raw-celery`` (a Celery ``group`` of the same
 ``cutover.run_batch`` batch tasks, collected with ``GroupResult.get``) and ``raw-ray`` (the Ray
-engine's :func:`~adapters.ray_engine.raw_batch_runner`: the same batch remote function,
+engine's :func:`~adapters.ray.engine.raw_batch_runner`: the same batch remote function,
 collected with ``ray.wait`` / ``ray.get``).
 
 **Per cell** — one warm-up run (untimed: first imports, worker processes warming up, the
@@ -617,7 +617,7 @@ class BenchRunner:
                 return results
 
             return raw_celery, None
-        from adapters.ray_engine import raw_batch_runner
+        from adapters.ray.engine import raw_batch_runner
 
         runners = [raw_batch_runner(task, call, BATCH_SIZE, MAX_CONCURRENT) for call in calls]
 

@@ -58,7 +58,7 @@ def cold_start_engine() -> Any:
     """The real legacy engine, with a first ``start()`` of 0.6 s (as a cold Ray's ``init``)."""
     import asyncio
 
-    from adapters.legacy_engine import LegacyEngine
+    from adapters.legacy.engine import LegacyEngine
 
     class ColdStartEngine(LegacyEngine):
         started = False
