@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
+import ground.retry
 from ground.errors import FlagValidationError
 
 Engine: TypeAlias = Literal["legacy", "celery", "ray"]
@@ -312,34 +313,78 @@ class ShadowConfig:
         return cls(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retries of a routed call: at most ``max`` more attempts, exponential backoff.
+@dataclass(frozen=True, slots=True, init=False)
+class RetryPolicy(ground.retry.RetryPolicy):
+    """Retries of a routed call, as a flag: at most ``max_retries`` more attempts, exponential
+    backoff, only for exceptions whose class name (or dotted ``module.Name``) is in
+    ``retryable``.
 
-    Only exceptions whose class name (or dotted ``module.Name``) is in ``retryable`` are
-    retried; the adapters apply it.
+    It *is* the engines' policy (:class:`ground.retry.RetryPolicy`), validated, so the
+    adapters apply it as it stands. Stored as ``{"max": ..., "backoff_s": ..., "retryable":
+    [...]}``: the stored key stays ``max`` so that processes of earlier versions, which refuse
+    unknown fields, still read what this one writes; :meth:`from_dict` also reads
+    ``max_retries`` (what a later version may write).
     """
 
     PATH: ClassVar[str] = "retries."
+    STORED_MAX: ClassVar[str] = "max"
 
-    max: int = 0
-    backoff_s: float = 1.0
-    retryable: tuple[str, ...] = ()
+    def __init__(
+        self,
+        max_retries: int = 0,
+        backoff_s: float = 1.0,
+        retryable: tuple[str, ...] = (),
+        *,
+        max: int | None = None,  # the earlier name of max_retries, kept for its callers
+    ) -> None:
+        if max is not None:
+            if max_retries not in (0, max):
+                raise FlagValidationError(
+                    self.PATH + "max_retries", max_retries, f"the same as max ({max!r})"
+                )
+            max_retries = max
+        _set(self, "max_retries", max_retries)
+        _set(self, "backoff_s", backoff_s)
+        _set(self, "retryable", retryable)
+        self._validate()
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         p = self.PATH
-        _integer(p + "max", self.max, 0, 100)
+        _integer(p + self.STORED_MAX, self.max_retries, 0, 100)
         _set(self, "backoff_s", _number(p + "backoff_s", self.backoff_s, 0.0, 3600.0))
         names = _names(p + "retryable", self.retryable, _EXCEPTION_NAME, "an exception class name")
         _set(self, "retryable", names)
 
+    @property
+    def max(self) -> int:
+        """``max_retries`` under its earlier name (the stored key)."""
+        return self.max_retries
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of this policy."""
-        return {"max": self.max, "backoff_s": self.backoff_s, "retryable": list(self.retryable)}
+        """A JSON-ready dict of this policy (``max`` is the stored name of ``max_retries``)."""
+        return {
+            self.STORED_MAX: self.max_retries,
+            "backoff_s": self.backoff_s,
+            "retryable": list(self.retryable),
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> RetryPolicy:
-        """Build a policy from JSON data; missing fields take their defaults."""
+        """Build a policy from JSON data; missing fields take their defaults.
+
+        ``max`` (stored by every version so far) and ``max_retries`` are the same field;
+        both at once must agree.
+        """
+        if isinstance(data, Mapping) and cls.STORED_MAX in data:
+            values = dict(data)
+            stored = values.pop(cls.STORED_MAX)
+            if values.setdefault("max_retries", stored) != stored:
+                raise FlagValidationError(
+                    cls.PATH + "max_retries",
+                    values["max_retries"],
+                    f"the same as {cls.PATH}{cls.STORED_MAX} ({stored!r}), or left out",
+                )
+            data = values
         return cls(**_fields_of(cls, data, cls.PATH))
 
 
