@@ -26,8 +26,12 @@ GUARD_BACKEND_URL = redis_test_url(15)
 
 
 def test_the_app_registers_the_guard_task_and_ships_its_beat_schedule() -> None:
-    """``celery -A cutover.celery_app beat`` finds one guard pass per interval to send."""
+    """``celery -A cutover.celery_app beat`` finds one guard pass per interval to send, on the
+    engine module's own app (one Celery app per process, not two with the same name)."""
+    import adapters.celery.app
     from cutover.celery_app import app
+
+    assert adapters.celery.app.app is app
 
     assert GUARD_TASK in app.tasks
     entry = app.conf.beat_schedule[SCHEDULE_ENTRY]
