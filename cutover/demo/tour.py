@@ -53,7 +53,6 @@ from compat.shadow.runner import ShadowRunner, set_shadow_runner
 from cutover.demo import tasks
 from cutover.demo.progress import ProgressBar
 from cutover.demo.services import Services, prepare_environment
-from ground.constants import FLAGS_URL_ENV, HOME_ENV
 from ground.logs import mask_url
 
 ACTOR: Final = "cutover demo"
@@ -444,7 +443,7 @@ async def run_demo(
     result: TourResult | None = None
     with tempfile.TemporaryDirectory(prefix="cutover-demo-") as workdir:
         # The flags snapshot and anything else cutover keeps locally stay in the temp dir.
-        os.environ[HOME_ENV] = str(Path(workdir) / "home")
+        os.environ["CUTOVER_HOME"] = str(Path(workdir) / "home")
         services = Services(
             Path(workdir),
             redis_url=redis_url,
@@ -457,7 +456,7 @@ async def run_demo(
             async with services:
                 progress.set_label("starting Redis")
                 flags_url = await services.start_redis()
-                os.environ[FLAGS_URL_ENV] = flags_url
+                os.environ["CUTOVER_FLAGS_URL"] = flags_url
                 progress.set_label("starting a Celery worker and Ray")
                 await asyncio.gather(services.start_celery(), services.start_ray())
                 await services.start_celery_engine()
