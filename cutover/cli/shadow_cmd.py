@@ -9,7 +9,7 @@ Reads the shadow records beside the flag store (a capped Redis stream per worker
 by its current ``shadow`` flags: comparisons, match rate, counts by outcome, p50/p95
 latency of primary and candidate, the most frequent mismatches with a sample input each,
 learned noisy paths and the readiness verdict with the numbers behind it
-(:mod:`compat.shadow.report`). ``--limit`` is the number of newest records read per worker.
+(:mod:`cutover.verdict.report`). ``--limit`` is the number of newest records read per worker.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import sys
 from typing import Any
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, open_recorder
-from compat.shadow.report import build_report
 from cutover.cli.common import add_flags_url, print_help
+from cutover.verdict.report import build_report
 from flags import ShadowConfig
 from flags.stores import configured_flags_url, open_store
 from ground.errors import FlagError, InvalidArgumentError

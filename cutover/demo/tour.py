@@ -20,7 +20,7 @@ picked up by the live :class:`~flags.FlagTable` of this process:
 
 After each stage a table shows, per worker, where the calls ran, their latency and the
 shadow match rate of that stage; at the end, the shadow report of
-:mod:`compat.shadow.report` built from the recorded comparisons.
+:mod:`cutover.verdict.report` built from the recorded comparisons.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ from compat import metrics
 from compat.router import Router, set_router
 from compat.shadow.recorders import ShadowRecorder, open_recorder
 from compat.shadow.records import AGREEMENTS, MISMATCH, OUTCOMES, ShadowRecord
-from compat.shadow.report import ShadowReport, build_report
 from compat.shadow.runner import ShadowRunner, set_shadow_runner
 from cutover.demo import tasks
 from cutover.demo.progress import ProgressBar
 from cutover.demo.services import Services, prepare_environment
+from cutover.verdict.report import ShadowReport, build_report
 from ground.logs import mask_url
 
 ACTOR: Final = "cutover demo"
@@ -383,7 +383,7 @@ class Tour:
             worker.worker_id: len(self.store.history(worker.worker_id)) for worker in self.workers
         }
         self.print(
-            "shadow report (compat.shadow.report, as `cutover shadow report` prints it; judged "
+            "shadow report (cutover.verdict.report, as `cutover shadow report` prints it; judged "
             "by each worker's shadow flags of the shadow stage):",
             "",
             report.render_text().rstrip(),

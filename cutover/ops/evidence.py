@@ -5,7 +5,7 @@
 - the **candidate** of a worker is the engine being rolled out (its ``route``, when that is an
   engine other than its ``base``), else its shadow candidate (``shadow.route``, when that is
   not the base); a worker with neither has nothing to prove;
-- the **verdict** on the candidate is :func:`compat.shadow.report.build_report`'s, over the
+- the **verdict** on the candidate is :func:`cutover.verdict.report.build_report`'s, over the
   worker's records with that candidate (what ``cutover shadow report`` prints), for the pair
   whose primary is the worker's base (the calls still on the old route); without records
   against the base, the pair with the most comparisons.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compat.shadow.records import ShadowRecord
-from compat.shadow.report import PairReport, build_report
+from cutover.verdict.report import PairReport, build_report
 from flags.model import ENGINES, FlagRecord, ShadowConfig
 
 

@@ -25,12 +25,12 @@ from typing import Any, Final
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, ShadowRecorder
 from compat.shadow.records import AGREEMENTS, CANDIDATE_TIMEOUT, OUTCOMES, ShadowRecord
-from compat.shadow.report import DiffGroup, PairReport, build_report
 from cutover import __version__
 from cutover.display import show_value
 from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
 from cutover.ops.rollout import describe_plan, plan_of, position
 from cutover.ops.svg import Series, histogram_chart, line_chart
+from cutover.verdict.report import DiffGroup, PairReport, build_report
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import AuditEntry, FlagStore
 from ground.errors import FlagError, InvalidArgumentError

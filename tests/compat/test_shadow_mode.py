@@ -19,8 +19,8 @@ import flags
 from compat import metrics
 from compat.shadow.recorders import MemoryShadowRecorder
 from compat.shadow.records import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, MATCH, MISMATCH
-from compat.shadow.report import build_report
 from compat.shadow.runner import ShadowRunner
+from cutover.verdict.report import build_report
 from tests.compat import shadow_tasks
 from tests.compat.conftest import SetFlags
 from tests.support.services import redis_test_url

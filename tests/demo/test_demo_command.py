@@ -104,7 +104,7 @@ def test_the_divergent_task_is_caught_and_shown(demo: Finished) -> None:
 
 
 def test_it_prints_the_shadow_report(demo: Finished) -> None:
-    """The report of compat.shadow.report: a row per worker and the mismatch group."""
+    """The report of cutover.verdict.report: a row per worker and the mismatch group."""
     assert re.search(r"^WORKER\s+PRIMARY -> CANDIDATE\s+COMPARISONS", demo.stdout, re.M)
     for worker, candidate in zip(WORKERS, ("celery", "celery", "ray"), strict=True):
         assert re.search(rf"^{worker}\s+legacy -> {candidate}\s+\d+\s", demo.stdout, re.M)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from compat.shadow.records import ShadowRecord
-from compat.shadow.report import Criterion, build_report, percentile
+from cutover.verdict.report import Criterion, build_report, percentile
 from flags import ShadowConfig
 from tests.compat.shadow.strategies import make_record
 
@@ -204,7 +204,7 @@ def test_json_and_text_renderings() -> None:
 def test_a_failed_latency_bound_never_reads_as_equal_values() -> None:
     """``[FAIL] candidate p95: 50.4 ms <= 50.4 ms`` read as a bug in the walkthrough: close
     values get the digits that tell them apart; distinct ones keep the short form."""
-    from compat.shadow.report import _distinct_durations
+    from cutover.verdict.report import _distinct_durations
 
     assert ("50.41 ms", "50.39 ms") == _distinct_durations(0.05041, 0.05039)
     assert ("42.9 ms", "47.4 ms") == _distinct_durations(0.0429, 0.0474)
