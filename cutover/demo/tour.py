@@ -52,7 +52,7 @@ from compat.shadow.runner import ShadowRunner, set_shadow_runner
 from cutover.demo import tasks
 from cutover.demo.progress import ProgressBar
 from cutover.demo.services import Services, prepare_environment
-from cutover.verdict.report import ShadowReport, build_report
+from cutover.verdict.report import ShadowReport, build_report, state_text
 from ground.logs import mask_url
 
 ACTOR: Final = "cutover demo"
@@ -532,7 +532,7 @@ def _summary(result: TourResult, say: Callable[..., None]) -> bool:
     ]
     for pair in result.report.pairs if result.report else ():
         failed = [c for c in pair.verdict.criteria if not c.passed]
-        verdict = "READY" if pair.verdict.ready else "NOT READY"
+        verdict = state_text(pair.verdict)
         why = "; ".join(f"{c.name} {c.detail}" for c in failed)
         lines.append(
             f"    {pair.worker} ({pair.primary_route} -> {pair.candidate_route}): {verdict}"

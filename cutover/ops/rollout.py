@@ -114,11 +114,19 @@ def _clip(text: str) -> str:
 
 def _criteria(evidence: Evidence, *, failing_only: bool) -> tuple[str, ...]:
     if evidence.pair is None:
-        return (f"[FAIL] no shadow records of candidate {evidence.candidate}",)
+        older = (
+            f" ({evidence.older} older ones predate the last flag change and do not count)"
+            if evidence.older
+            else ""
+        )
+        return (
+            f"[ ?? ] no shadow records of candidate {evidence.candidate} since the last flag "
+            f"change{older}",
+        )
     return tuple(
-        f"[{'pass' if c.passed else 'FAIL'}] {c.name}: {c.detail}"
-        for c in evidence.pair.verdict.criteria
-        if not (failing_only and c.passed)
+        criterion.line()
+        for criterion in evidence.pair.verdict.criteria
+        if not (failing_only and criterion.passed)
     )
 
 

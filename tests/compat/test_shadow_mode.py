@@ -356,3 +356,4 @@ async def test_shadows_skipped_under_load_ride_on_the_next_record(
     assert 2 == metrics.value("shadow_skipped_saturated", WORKER, "celery") - before
     records = sorted(recorder.read(WORKER), key=lambda record: record.created_at)
     assert [2, 0] == [record.skipped for record in records]  # the next record judged
+    assert 2 == build_report(records, {}).pair(WORKER).skipped

@@ -110,7 +110,11 @@ def test_it_prints_the_shadow_report(demo: Finished) -> None:
         assert re.search(rf"^{worker}\s+legacy -> {candidate}\s+\d+\s", demo.stdout, re.M)
     assert "demo-mixed: legacy -> celery  [NOT READY]" in demo.stdout
     assert "$[*].pid: value differs" in demo.stdout
-    assert re.search(r"\[FAIL\] mismatch rate: [\d.]+% \(\d+ of \d+\)", demo.stdout)
+    assert re.search(
+        r"\[FAIL\] mismatch rate \(noise-corrected\): [\d.]+% \(\d+ of \d+ comparisons\): "
+        r"at least [\d.]+%",
+        demo.stdout,
+    )
 
 
 def test_flag_changes_are_audited(demo: Finished) -> None:

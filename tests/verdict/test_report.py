@@ -8,12 +8,16 @@ from typing import Any
 import pytest
 
 from compat.shadow.records import ShadowRecord
-from cutover.verdict.report import Criterion, build_report, percentile
+from cutover.verdict.report import build_report, percentile
 from flags import ShadowConfig
 from tests.compat.shadow.strategies import make_record
 
 GATE = ShadowConfig(
-    route="celery", min_comparisons=100, max_mismatch_rate=0.05, max_candidate_p95_ratio=1.5
+    route="celery",
+    min_comparisons=100,
+    max_mismatch_rate=0.05,
+    max_candidate_p95_ratio=1.5,
+    max_candidate_error_rate=0.05,
 )
 
 
@@ -81,59 +85,131 @@ def test_timeouts_count_at_the_timeout() -> None:
     assert (2.0, 10) == (pair.candidate_latency.p95, pair.candidate_latency.samples)
 
 
+def clean(n: int, **changes: Any) -> list[ShadowRecord]:
+    """``n`` matching calls, candidate 10% faster than primary, 1 s apart."""
+    values: dict[str, Any] = {"primary_latency_s": 0.010, "candidate_latency_s": 0.009}
+    values.update(changes)
+    return [
+        make_record(call_id=f"m{i}", created_at=1_700_000_000.0 + i, **values) for i in range(n)
+    ]
+
+
 def test_verdict_ready_lists_every_criterion() -> None:
-    """Enough comparisons, few mismatches, a fast candidate: ready, with the numbers."""
-    report = build_report(batch({"match": 96, "mismatch": 4}), {"w": GATE})
-    verdict = report.pair("w").verdict
-    assert verdict.ready
-    assert (
-        Criterion("comparisons", 100.0, 100.0, True, "100 >= 100 required"),
-        Criterion("mismatch rate", 0.04, 0.05, True, "4.00% (4 of 100) <= 5.00% allowed"),
-        Criterion(
-            "candidate p95",
-            0.095,
-            pytest.approx(0.1425),  # type: ignore[arg-type]
-            True,
-            "95.0 ms <= 142.5 ms (1.5 x primary p95 95.0 ms)",
-        ),
-    ) == verdict.criteria
+    """Enough clean comparisons: ready, every criterion proven with its bounds; printed with
+    a strict "<" because the bound really is below the limit."""
+    verdict = build_report(clean(200), {"w": GATE}).pair("w").verdict
+    assert ("ready", True) == (verdict.state, verdict.ready)
+    assert ["mismatch_rate", "error_rate", "latency_ratio", "comparisons"] == [
+        c.key for c in verdict.criteria
+    ]
+    mismatch = verdict.criterion("mismatch_rate")
+    assert (0.0, 0.0, 200, 0.05, 0.05) == (
+        mismatch.estimate,
+        mismatch.lower,
+        mismatch.samples,
+        mismatch.threshold,
+        mismatch.alpha,
+    )
+    assert 0.0 < mismatch.upper < 0.05
+    assert mismatch.detail.startswith("0.00% (0 of 200 comparisons): at most ")
+    assert " < 5.00% allowed" in mismatch.detail
+    latency = verdict.criterion("latency_ratio")
+    assert latency.estimate == pytest.approx(0.9)
+    assert latency.upper == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize(
-    ("records", "failing"),
-    [
-        (batch({"match": 99}), "comparisons"),
-        (batch({"match": 90, "mismatch": 10}), "mismatch rate"),
-        (batch({"match": 90, "candidate_error": 6, "candidate_timeout": 4}), "mismatch rate"),
-    ],
-)
-def test_verdict_fails_with_the_reason(records: list[ShadowRecord], failing: str) -> None:
-    """Each criterion alone can block readiness, and says which one did."""
+def test_a_small_sample_is_undecided_with_samples_needed() -> None:
+    """4 mismatches in 100 at a 5% limit (the old rule: READY) proves nothing either way:
+    undecided, with an estimate of the comparisons still needed and no "<=" printed."""
+    verdict = build_report(batch({"match": 96, "mismatch": 4}), {"w": GATE}).pair("w").verdict
+    assert "undecided" == verdict.state
+    mismatch = verdict.criterion("mismatch_rate")
+    assert "undecided" == mismatch.state
+    assert mismatch.lower < 0.05 < mismatch.upper
+    assert verdict.samples_needed is not None
+    assert verdict.samples_needed > 100
+    assert "<=" not in mismatch.detail
+    assert "is inside" in mismatch.detail
+
+
+def test_an_always_mismatching_candidate_is_not_ready_within_ten() -> None:
+    """Every comparison a mismatch: proven worse within 10, at the default 0.1%."""
+    config = ShadowConfig(route="celery")
+    records = clean(10, outcome="mismatch", diffs=("$.total: 1 != 2",))
+    first = next(
+        n
+        for n in range(1, 11)
+        if build_report(records[:n], {"w": config}).pair("w").verdict.not_ready
+    )
+    assert first <= 10
+    failed = build_report(records, {"w": config}).pair("w").verdict.criterion("mismatch_rate")
+    assert ("fail", True) == (failed.state, failed.lower > 0.001)
+    assert "proven worse" in failed.detail
+    assert "<=" not in failed.detail
+
+
+def test_errors_and_timeouts_are_their_own_criterion() -> None:
+    """Candidate errors and timeouts count in the error rate (and as mismatches)."""
+    records = batch({"match": 50, "candidate_error": 30, "candidate_timeout": 20})
     verdict = build_report(records, {"w": GATE}).pair("w").verdict
-    assert not verdict.ready
-    assert [failing] == [c.name for c in verdict.criteria if not c.passed]
+    assert "not_ready" == verdict.state
+    errors = verdict.criterion("error_rate")
+    assert ("fail", 0.5) == (errors.state, errors.estimate)
 
 
-def test_slow_candidate_fails_the_latency_criterion() -> None:
-    """A candidate p95 above ratio x primary p95 blocks readiness."""
+def test_slow_candidate_fails_the_paired_latency_criterion() -> None:
+    """Every call 2x its own primary (primaries spread 10..110 ms): the median per-call ratio
+    is proven above 1.5x, though the candidate's p50 is below the primary's p95."""
     records = [
-        make_record(call_id=str(n), primary_latency_s=0.010, candidate_latency_s=0.020)
+        make_record(
+            call_id=str(n), primary_latency_s=0.010 + n / 1000, candidate_latency_s=0.020 + n / 500
+        )
         for n in range(100)
     ]
-    verdict = build_report(records, {"w": GATE}).pair("w").verdict
-    assert not verdict.ready
-    (failed,) = [c for c in verdict.criteria if not c.passed]
-    assert ("candidate p95", "20.0 ms <= 15.0 ms (1.5 x primary p95 10.0 ms)") == (
-        failed.name,
-        failed.detail,
+    latency = build_report(records, {"w": GATE}).pair("w").verdict.criterion("latency_ratio")
+    assert ("fail", pytest.approx(2.0)) == (latency.state, latency.estimate)
+    assert latency.lower > 1.5
+    assert "proven slower" in latency.detail
+
+
+def test_skipped_shadows_count_as_slow_calls() -> None:
+    """Shadows skipped under load are the calls made while candidates ran slow: counted as
+    slower than allowed, so many of them keep the verdict from ready."""
+    assert build_report(clean(200), {"w": GATE}).pair("w").verdict.ready
+    pair = build_report(clean(200, skipped=2), {"w": GATE}).pair("w")
+    assert 400 == pair.skipped
+    assert "fail" == pair.verdict.criterion("latency_ratio").state
+    assert "not_ready" == pair.verdict.state
+
+
+def test_noise_mismatches_are_not_defects() -> None:
+    """A mismatch only on a path learned noisy (two primary runs differed there) is noise:
+    not counted against the candidate; a mismatch with a real difference still is."""
+    records = clean(200, noisy_paths=("$[*].at",))
+    records[5] = make_record(
+        call_id="n1", outcome="mismatch", diffs=("$[0].at: 1 != 2",), created_at=1_700_000_005.0
     )
+    records[6] = make_record(
+        call_id="n2",
+        outcome="mismatch",
+        diffs=("$[0].at: 1 != 2", "$[0].total: 1 != 2"),
+        created_at=1_700_000_006.0,
+    )
+    pair = build_report(records, {"w": GATE}).pair("w")
+    assert 1 == pair.noise
+    assert 1 / 200 == pair.verdict.criterion("mismatch_rate").estimate
 
 
 def test_no_config_uses_default_thresholds() -> None:
-    """A worker without shadow flags is judged by ShadowConfig's defaults (1000 comparisons)."""
+    """A worker without shadow flags is judged by ShadowConfig's defaults (0.1%, 0.05)."""
     verdict = build_report(batch({"match": 10}), {}).pair("w").verdict
-    assert ("defaults", False) == (verdict.thresholds_from, verdict.ready)
-    assert "10 >= 1000 required" == verdict.criteria[0].detail
+    assert ("defaults", "undecided", 0.05) == (
+        verdict.thresholds_from,
+        verdict.state,
+        verdict.alpha,
+    )
+    assert 0.001 == verdict.criterion("mismatch_rate").threshold
+    assert "10 < 1000 required before ready" == verdict.criterion("comparisons").detail
 
 
 def test_mismatches_grouped_by_signature_with_one_sample_each() -> None:
@@ -182,30 +258,32 @@ def test_pairs_noise_and_versions() -> None:
 
 
 def test_json_and_text_renderings() -> None:
-    """to_dict() is strict JSON; render_text() has the summary table and the verdict lines."""
+    """to_dict() is strict JSON with a verdict and per criterion estimate, bounds, alpha,
+    threshold and samples; render_text() has the summary table, the criteria and a plot."""
     records = batch({"match": 96, "mismatch": 4}, diffs=("$[1].total: 1 != 2",))
+    records.append(
+        make_record(call_id="late", outcome="candidate_timeout", candidate_latency_s=None)
+    )
     report = build_report(records, {"w": GATE}, source="redis://127.0.0.1:6379/6")
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     pair = data["pairs"][0]
-    assert (True, 0.96, 4) == (
-        pair["verdict"]["ready"],
+    assert ("undecided", 96 / 101, 4) == (
+        pair["verdict"],
         pair["match_rate"],
         pair["outcomes"]["mismatch"],
     )
+    for key in ("mismatch_rate", "error_rate", "latency_ratio"):
+        criterion = pair["criteria"][key]
+        assert {"estimate", "lower", "upper", "alpha", "threshold", "samples"} <= set(criterion)
+        assert (0.05, 101) == (criterion["alpha"], criterion["samples"])
+    assert pair["samples_needed"] > 0
     text = report.render_text()
     header = text.splitlines()[0].split()
     assert ["WORKER", "PRIMARY", "->", "CANDIDATE", "COMPARISONS", "MATCH"] == header[:6]
-    assert ["w", "legacy", "->", "celery", "100", "96.00%", "4"] == text.splitlines()[1].split()[:7]
-    assert "[pass] mismatch rate: 4.00% (4 of 100) <= 5.00% allowed" in text
+    row = text.splitlines()[1].split()
+    assert ["w", "legacy", "->", "celery", "101", "95.05%", "4"] == row[:7]
+    assert "UNDECIDED" == row[-1]
+    assert "[ ?? ] mismatch rate (noise-corrected): 4.95% (5 of 101 comparisons): between" in text
+    assert "upper bound: " in text
     assert "$[*].total: value differs" in text
     assert "no shadow records in x\n" == build_report([], {}, source="x").render_text()
-
-
-def test_a_failed_latency_bound_never_reads_as_equal_values() -> None:
-    """``[FAIL] candidate p95: 50.4 ms <= 50.4 ms`` read as a bug in the walkthrough: close
-    values get the digits that tell them apart; distinct ones keep the short form."""
-    from cutover.verdict.report import _distinct_durations
-
-    assert ("50.41 ms", "50.39 ms") == _distinct_durations(0.05041, 0.05039)
-    assert ("42.9 ms", "47.4 ms") == _distinct_durations(0.0429, 0.0474)
-    assert ("1.50 s", "1.50 s") == _distinct_durations(1.5, 1.5)

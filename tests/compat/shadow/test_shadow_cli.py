@@ -13,7 +13,9 @@ from cutover.cli import main
 from flags import FlagRecord, ShadowConfig, open_store
 from tests.compat.shadow.strategies import make_record
 
-GATE = ShadowConfig(route="celery", min_comparisons=20, max_mismatch_rate=0.1)
+GATE = ShadowConfig(
+    route="celery", min_comparisons=20, max_mismatch_rate=0.3, max_candidate_error_rate=0.3
+)
 
 
 def write_records(url: str | None = None) -> None:
@@ -57,9 +59,9 @@ def test_report_table(cutover_home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert ["billing", "legacy", "->", "celery", "25", "96.00%", "1"] == rows[0][:7]
     assert ["mail", "legacy", "->", "celery", "1", "100.00%", "0"] == rows[1][:7]
     assert "billing: legacy -> celery  [READY]" in out
-    assert "[pass] mismatch rate: 4.00% (1 of 25) <= 10.00% allowed" in out
-    assert "mail: legacy -> celery  [NOT READY]" in out
-    assert "[FAIL] comparisons: 1 >= 1000 required" in out
+    assert "[pass] mismatch rate (noise-corrected): 4.00% (1 of 25 comparisons): at most " in out
+    assert "mail: legacy -> celery  [UNDECIDED (~" in out
+    assert "[ ?? ] comparisons: 1 < 1000 required before ready" in out
 
 
 def test_report_json_for_one_worker(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,17 +71,24 @@ def test_report_json_for_one_worker(cutover_home: Path, capsys: pytest.CaptureFi
     data: dict[str, Any] = json.loads(out)
     assert 0 == status
     (pair,) = data["pairs"]
-    assert ("billing", 10, 1.0, False) == (
+    assert ("billing", 10, 1.0, "undecided") == (
         pair["worker"],
         pair["comparisons"],
         pair["match_rate"],
-        pair["verdict"]["ready"],
+        pair["verdict"],
     )
-    assert [c["name"] for c in pair["verdict"]["criteria"]] == [
-        "comparisons",
-        "mismatch rate",
-        "candidate p95",
-    ]
+    assert ["comparisons", "error_rate", "latency_ratio", "mismatch_rate"] == sorted(
+        pair["criteria"]
+    )
+    mismatch = pair["criteria"]["mismatch_rate"]
+    assert (0.0, 0.0, 0.05, 0.3, 10) == (
+        mismatch["estimate"],
+        mismatch["lower"],
+        mismatch["alpha"],
+        mismatch["threshold"],
+        mismatch["samples"],
+    )
+    assert mismatch["upper"] > 0.3
 
 
 def test_report_from_redis(
@@ -94,7 +103,7 @@ def test_report_from_redis(
         [pair["worker"] for pair in data["pairs"]],
         data["source"],
     )
-    assert 0.1 == data["pairs"][0]["verdict"]["criteria"][1]["threshold"]
+    assert 0.3 == data["pairs"][0]["criteria"]["mismatch_rate"]["threshold"]
 
 
 def test_no_records(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
