@@ -26,7 +26,14 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from cutover.verdict.sequential import Decision, Prior, decide, log_evidence, prior_for
+from cutover.verdict.sequential import (
+    Decision,
+    Prior,
+    decide,
+    log_evidence,
+    prior_for,
+    rate_bounds,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +175,28 @@ def _main() -> None:
             f"{share([o.decision == 'below' for o in new]):.2%}, not_ready "
             f"{share([o.decision == 'above' for o in new]):.1%}"
         )
+    # promote before issue 15: the newest 10,000 records, 9,000 clean ones from before the last
+    # flag change and 1,000 since at 0.5%; the old rule judged all of them, the new one only
+    # the 1,000 (version-scoped).
+    old_promote = share(
+        [sum(rng.random() < 0.005 for _ in range(1000)) <= threshold * 10_000 for _ in range(500)]
+    )
+    prior = prior_for(threshold)
+    scoped = [
+        decide(sum(rng.random() < 0.005 for _ in range(1000)), 1000, threshold, alpha, prior)
+        for _ in range(500)
+    ]
+    print(
+        f"promote, 9,000 clean + 1,000 at 0.5%: old rule READY {old_promote:.1%}; new rule on "
+        f"the 1,000 since the change: ready {share([d == 'below' for d in scoped]):.1%}, "
+        f"not_ready {share([d == 'above' for d in scoped]):.1%}"
+    )
+    _, high = rate_bounds(0, 50, alpha, prior)
+    print(
+        f"0 mismatches in 50: fixed-n 95% upper bound {1 - alpha ** (1 / 50):.2%}, anytime "
+        f"upper bound {high:.2%}; in 1,071: fixed-n {1 - alpha ** (1 / 1071):.3%}, anytime "
+        f"{rate_bounds(0, 1071, alpha, prior)[1]:.3%}"
+    )
     for rate in (0.0, 0.0005, 1.0):
         runs = [first_decision(gaps(rng, rate), threshold, alpha, horizon) for _ in range(200)]
         decided = sorted(o.samples for o in runs if o.decision != "undecided")

@@ -334,7 +334,10 @@ def _verdict(view: WorkerView) -> str:
         for c in verdict.criteria
     )
     charts = "".join(
-        f'<div class="bound">{_bound_chart(c)}</div>' for c in verdict.criteria if c.history
+        f'<div class="bound"><p class="muted">{_e(c.name)}: {_e(c.mark.strip())}</p>'
+        f"{_bound_chart(c)}</div>"
+        for c in verdict.criteria
+        if c.history
     )
     outcomes = ", ".join(f"{name} {pair.outcomes[name]}" for name in OUTCOMES)
     return (
