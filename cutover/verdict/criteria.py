@@ -63,6 +63,8 @@ class Criterion:
     detail: str
     history: tuple[tuple[int, float, float], ...] = field(default=())
     """``(samples, lower, upper)`` at growing sample sizes: the bound narrowing."""
+    share: float = 1.0
+    """The share of all comparisons this criterion sees (one operation's, when split)."""
 
     @property
     def passed(self) -> bool:
@@ -312,7 +314,11 @@ def combine(criteria: Sequence[Criterion], alpha: float, thresholds_from: str) -
         return Verdict("not_ready", tuple(criteria), alpha, 0, thresholds_from)
     if all(c.state == "pass" for c in criteria):
         return Verdict("ready", tuple(criteria), alpha, 0, thresholds_from)
-    needs = [c.samples_needed for c in criteria if c.state == "undecided"]
+    needs = [
+        None if c.samples_needed is None else math.ceil(c.samples_needed / c.share)
+        for c in criteria
+        if c.state == "undecided"
+    ]
     needed = None if any(n is None for n in needs) else max(n for n in needs if n is not None)
     return Verdict("undecided", tuple(criteria), alpha, needed, thresholds_from)
 

@@ -37,8 +37,8 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from compat.shadow.compare import MAX_DIFFS, diff_signature
@@ -257,6 +257,51 @@ def _latency_ratios(records: Sequence[ShadowRecord]) -> list[float]:
     return ratios
 
 
+def _rate_criteria(
+    ordered: Sequence[ShadowRecord], config: ShadowConfig, noisy: PatternSet
+) -> list[Criterion]:
+    """The mismatch and error rate criteria: one each, or one each per operation.
+
+    A worker whose calls are of several operations (batch, pipeline, task, handler) gets its
+    rates judged per operation: a rare operation that is broken must not hide in the pooled
+    rate of a frequent one. ``alpha`` is then shared among the operations (each gets
+    ``alpha / m``), so the chance that any of them is misjudged stays at most ``alpha``.
+    """
+    operations = sorted({record.operation for record in ordered})
+    split = len(operations) > 1
+    alpha = config.alpha / len(operations) if split else config.alpha
+
+    def defect(record: ShadowRecord) -> bool:
+        return record.outcome in DISAGREEMENTS and not _is_noise(record, noisy)
+
+    def failed(record: ShadowRecord) -> bool:
+        return record.outcome in (CANDIDATE_ERROR, CANDIDATE_TIMEOUT)
+
+    rates: list[tuple[str, str, float, Callable[[ShadowRecord], bool]]] = [
+        ("mismatch rate (noise-corrected)", "mismatch_rate", config.max_mismatch_rate, defect),
+        ("candidate error rate", "error_rate", config.max_candidate_error_rate, failed),
+    ]
+    criteria: list[Criterion] = []
+    for name, key, threshold, counts in rates:
+        if not split:
+            criteria.append(
+                rate_criterion(name, key, [counts(r) for r in ordered], threshold, alpha)
+            )
+            continue
+        for operation in operations:
+            mine = [counts(r) for r in ordered if r.operation == operation]
+            criterion = rate_criterion(
+                f"{name}, {operation} calls",
+                f"{key}:{operation}",
+                mine,
+                threshold,
+                alpha,
+                unit=f"{operation} comparisons",
+            )
+            criteria.append(replace(criterion, share=len(mine) / len(ordered)))
+    return criteria
+
+
 def judge(
     records: Sequence[ShadowRecord],
     config: ShadowConfig,
@@ -272,23 +317,10 @@ def judge(
     if noisy is None:
         noisy = pattern_set(sorted({path for r in ordered for path in r.noisy_paths}))
     alpha = config.alpha
-    criteria: list[Criterion] = [
-        rate_criterion(
-            "mismatch rate (noise-corrected)",
-            "mismatch_rate",
-            [r.outcome in DISAGREEMENTS and not _is_noise(r, noisy) for r in ordered],
-            config.max_mismatch_rate,
-            alpha,
-        ),
-        rate_criterion(
-            "candidate error rate",
-            "error_rate",
-            [r.outcome in (CANDIDATE_ERROR, CANDIDATE_TIMEOUT) for r in ordered],
-            config.max_candidate_error_rate,
-            alpha,
-        ),
-        latency_criterion(_latency_ratios(ordered), config.max_candidate_p95_ratio, alpha),
-    ]
+    criteria = _rate_criteria(ordered, config, noisy)
+    criteria.append(
+        latency_criterion(_latency_ratios(ordered), config.max_candidate_p95_ratio, alpha)
+    )
     if config.min_comparisons > 0:
         criteria.append(floor_criterion(len(ordered), config.min_comparisons, alpha))
     return combine(criteria, alpha, source)

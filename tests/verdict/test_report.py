@@ -200,6 +200,33 @@ def test_noise_mismatches_are_not_defects() -> None:
     assert 1 / 200 == pair.verdict.criterion("mismatch_rate").estimate
 
 
+def test_a_broken_rare_operation_does_not_hide_in_the_pooled_rate() -> None:
+    """A worker with batch and handler calls: 1,000 clean batches and 20 handler calls that
+    all mismatch (2% pooled, under a 5% limit) is not_ready on the handler's own criterion;
+    alpha is shared between the two operations."""
+    records = clean(1000) + clean(
+        20, operation="handler", outcome="mismatch", diffs=("$.total: 1 != 2",)
+    )
+    verdict = build_report(records, {"w": GATE}).pair("w").verdict
+    assert "not_ready" == verdict.state
+    handler = verdict.criterion("mismatch_rate:handler")
+    batch_rate = verdict.criterion("mismatch_rate:batch")
+    assert ("fail", 20, 0.025) == (handler.state, handler.samples, handler.alpha)
+    assert ("pass", 1000) == (batch_rate.state, batch_rate.samples)
+    assert "mismatch rate (noise-corrected), handler calls" == handler.name
+
+
+def test_undecided_needs_are_counted_in_all_comparisons() -> None:
+    """A criterion seeing a tenth of the calls needs ten times as many comparisons overall."""
+    records = clean(90) + clean(10, operation="handler")
+    verdict = build_report(records, {"w": GATE}).pair("w").verdict
+    handler = verdict.criterion("mismatch_rate:handler")
+    assert "undecided" == verdict.state
+    assert handler.samples_needed is not None
+    assert verdict.samples_needed is not None
+    assert verdict.samples_needed >= handler.samples_needed * 10
+
+
 def test_no_config_uses_default_thresholds() -> None:
     """A worker without shadow flags is judged by ShadowConfig's defaults (0.1%, 0.05)."""
     verdict = build_report(batch({"match": 10}), {}).pair("w").verdict
