@@ -167,6 +167,8 @@ class ShadowReport:
     generated_at: float = field(default_factory=time.time)
     source: str | None = None
     """Where the records were read (a URL without its password, a directory)."""
+    older: Mapping[str, int] = field(default_factory=dict)
+    """Per worker, records left out because they predate its last flag change."""
 
     def pair(self, worker: str, candidate_route: str | None = None) -> PairReport:
         """The (first) pair of ``worker``, optionally the one with ``candidate_route``."""
@@ -180,6 +182,7 @@ class ShadowReport:
         return {
             "generated_at": self.generated_at,
             "source": self.source,
+            "older_records": dict(self.older),
             "pairs": [pair.to_dict() for pair in self.pairs],
         }
 
@@ -397,10 +400,13 @@ def build_report(
     configs: Mapping[str, ShadowConfig | None],
     *,
     source: str | None = None,
+    older: Mapping[str, int] | None = None,
 ) -> ShadowReport:
     """The report of ``records``, judged by each worker's shadow configuration in ``configs``.
 
     A worker missing from ``configs`` (or mapped to ``None``) is judged by the defaults.
+    ``older``: how many records of each worker the caller left out as predating its last
+    flag change (shown, not judged).
     """
     pairs: dict[tuple[str, str, str], list[ShadowRecord]] = {}
     for record in records:
@@ -414,6 +420,7 @@ def build_report(
             for worker, primary, candidate in sorted(pairs)
         ),
         source=source,
+        older={worker: n for worker, n in (older or {}).items() if n},
     )
 
 
@@ -522,6 +529,12 @@ def _render_pair(pair: PairReport) -> list[str]:
 def _render(report: ShadowReport) -> str:
     if not report.pairs:
         where = f" in {report.source}" if report.source else ""
+        left_out = sum(report.older.values())
+        if left_out:
+            return (
+                f"no shadow records since the last flag change{where} ({left_out} older ones "
+                "left out; --all-versions includes them)\n"
+            )
         return f"no shadow records{where}\n"
     header = (
         "WORKER",
@@ -553,6 +566,12 @@ def _render(report: ShadowReport) -> str:
     lines = _table(header, rows)
     if report.source:
         lines.append(f"(records from {report.source})")
+    left_out = sum(report.older.values())
+    if left_out:
+        lines.append(
+            f"(only records since each worker's last flag change: {left_out} older ones left "
+            "out; --all-versions includes them)"
+        )
     for pair in report.pairs:
         lines += ["", *_render_pair(pair)]
     return "\n".join(lines) + "\n"

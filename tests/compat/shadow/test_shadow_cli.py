@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ GATE = ShadowConfig(
 )
 
 
-def write_records(url: str | None = None) -> None:
-    """Flags with a shadow gate for `billing`, and records of `billing` and `mail`."""
+def write_records(url: str | None = None, *, before_the_flags: int = 0) -> None:
+    """Flags with a shadow gate for `billing`, and records of `billing` and `mail` made after
+    them (plus ``before_the_flags`` mismatches of `billing` made a day before)."""
     store = open_store(url)
     try:
         store.put(
@@ -32,13 +34,30 @@ def write_records(url: str | None = None) -> None:
     finally:
         store.close()
     recorder = open_recorder(url)
+    now = time.time()
+    for n in range(before_the_flags):
+        recorder.record(
+            make_record(
+                worker="billing",
+                call_id=f"old{n}",
+                outcome="mismatch",
+                diffs=("$[0].total: 1 != 2",),
+                created_at=now - 86400 + n,
+            )
+        )
     for n in range(25):
         outcome = "mismatch" if n == 0 else "match"
         diffs = ("$[0].total: 1 != 2",) if n == 0 else ()
         recorder.record(
-            make_record(worker="billing", call_id=f"b{n}", outcome=outcome, diffs=diffs)
+            make_record(
+                worker="billing",
+                call_id=f"b{n}",
+                outcome=outcome,
+                diffs=diffs,
+                created_at=now + n * 0.001,
+            )
         )
-    recorder.record(make_record(worker="mail", call_id="m0"))
+    recorder.record(make_record(worker="mail", call_id="m0", created_at=now))
     assert recorder.flush()
     recorder.close()
 
@@ -104,6 +123,22 @@ def test_report_from_redis(
         data["source"],
     )
     assert 0.3 == data["pairs"][0]["criteria"]["mismatch_rate"]["threshold"]
+
+
+def test_only_records_since_the_last_flag_change_are_judged(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like promote, the report judges each worker on the records made since its last flag
+    change (40 old mismatches would make billing not_ready) and says how many it left out;
+    --all-versions judges them all."""
+    write_records(before_the_flags=40)
+    status, out, _ = run(capsys, "shadow", "report", "billing")
+    assert 0 == status
+    assert "billing: legacy -> celery  [READY]" in out
+    assert "40 older ones left out; --all-versions includes them" in out
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json", "--all-versions")
+    (pair,) = json.loads(out)["pairs"]
+    assert (65, "not_ready") == (pair["comparisons"], pair["verdict"])
 
 
 def test_no_records(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
