@@ -89,7 +89,9 @@ WORKERS: Final = (
 
 
 def shadow_config(worker: SampleWorker, comparisons: int) -> flags.ShadowConfig:
-    """Shadow every call on the worker's candidate; ready after ``comparisons`` of them."""
+    """Shadow every call on the worker's candidate, the default limits, a floor of
+    ``comparisons``: a tour's handful of comparisons proves a divergent worker bad but no
+    worker good (UNDECIDED, with the comparisons still needed: docs/VERDICT.md)."""
     return flags.ShadowConfig(
         route=worker.candidate,
         sample=1.0,
@@ -539,8 +541,8 @@ def _summary(result: TourResult, say: Callable[..., None]) -> bool:
             + (f": {why}" if why else "")
         )
     lines.append(
-        "  (the tour moves every worker to 100% to show the ramp; a real cutover stops a "
-        "NOT READY worker at shadow)"
+        "  (the tour moves every worker to 100% to show the ramp; a real cutover promotes a "
+        "worker only once its verdict is READY)"
     )
     say(*lines)
     return wrong == 0 and bool(result.mismatches)

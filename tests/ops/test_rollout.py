@@ -68,7 +68,7 @@ def test_promote_refuses_when_the_verdict_fails_and_names_the_numbers(
     with pytest.raises(NotReadyError) as refused:
         promote("billing", "looks fine", "alice", store=store, recorder=recorder)
     message = str(refused.value)
-    assert "billing is not ready to go from 0% to 5% on celery" in message
+    assert "billing is not ready to go from 0% to 5% on celery (verdict NOT READY)" in message
     line = "[FAIL] mismatch rate (noise-corrected): 20.00% (40 of 200 comparisons): at least "
     assert line in message
     assert "--force" in message
@@ -89,6 +89,7 @@ def test_promote_refuses_without_enough_comparisons(
     with pytest.raises(NotReadyError) as refused:
         promote("billing", "r", "alice", store=store, recorder=recorder)
     message = str(refused.value)
+    assert "(verdict UNDECIDED (~" in message
     assert "[ ?? ] mismatch rate (noise-corrected): 0.00% (0 of 50 comparisons): between" in message
     assert "more comparisons would decide at this rate" in message
     assert "[ ?? ] comparisons: 50 < 200 required before ready" in message
