@@ -159,6 +159,22 @@ def percent(rate: float | None) -> str:
     return f"{value:.2f}%" if value == 0 or value >= 0.01 else f"{value:.2g}%"
 
 
+def _apart(value: float, limit: float) -> tuple[str, str]:
+    """Both rates, with as many digits as it takes for unequal values to read unequal
+    ("at most 0.10% < 0.10% allowed" would read as a bug)."""
+    digits = 2
+    while True:
+        texts = f"{value * 100:.{digits}f}%", f"{limit * 100:.{digits}f}%"
+        if value == limit or texts[0] != texts[1] or digits >= 8:
+            return texts
+        digits += 1
+
+
+def _level(alpha: float) -> str:
+    """``95%`` for alpha 0.05, ``97.5%`` for 0.025."""
+    return f"{(1 - alpha) * 100:.4g}%"
+
+
 def _checkpoints(total: int) -> list[int]:
     """Up to :data:`HISTORY_POINTS` sample sizes, evenly spread, ending at ``total``."""
     if total <= 0:
@@ -193,16 +209,13 @@ def rate_criterion(
     state = _STATES[decision]
     needed = samples_needed(k, n, threshold, alpha, prior) if state == "undecided" else 0
     seen = f"{percent(k / n if n else None)} ({k} of {n} {unit})"
-    level = f"{1 - alpha:.0%}"
+    level = _level(alpha)
     if state == "pass":
-        detail = (
-            f"{seen}: at most {percent(upper)} ({level}, anytime) < {percent(threshold)} allowed"
-        )
+        bound, limit = _apart(upper, threshold)
+        detail = f"{seen}: at most {bound} ({level}, anytime) < {limit} allowed"
     elif state == "fail":
-        detail = (
-            f"{seen}: at least {percent(lower)} ({level}, anytime) > {percent(threshold)} "
-            "allowed: proven worse"
-        )
+        bound, limit = _apart(lower, threshold)
+        detail = f"{seen}: at least {bound} ({level}, anytime) > {limit} allowed: proven worse"
     elif n == 0:
         detail = f"no {unit} yet; {percent(threshold)} allowed"
     else:
@@ -243,7 +256,7 @@ def latency_criterion(ratios: Sequence[float], allowed: float, alpha: float) -> 
     state = _STATES[decision]
     needed = samples_needed(slower, n, 0.5, alpha, prior) if state == "undecided" else 0
     median = median_bounds(list(ratios), alpha)
-    level = f"{1 - alpha:.0%}"
+    level = _level(alpha)
     seen = f"median {_ratio(median.estimate)} ({slower} of {n} calls slower than {allowed:g}x)"
     if state == "pass":
         detail = (

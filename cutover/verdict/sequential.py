@@ -198,7 +198,8 @@ def median_bounds(values: list[float], alpha: float) -> Median:
     ``F(m)``; the median is above ``m`` when ``F(m) < 1/2`` is proven, below it when
     ``F(m) > 1/2`` is. Both only depend on how many sorted values lie under ``m``, so the
     bounds are two order statistics. ``values`` may hold ``inf`` (a call that never
-    finished); ``lower`` is 0 and ``upper`` ``inf`` while nothing is proven.
+    finished); ``lower`` is 0 and ``upper`` ``inf`` while nothing is proven. The true median
+    is at least ``lower`` and at most ``upper``.
     """
     _check_alpha(alpha)
     ordered = sorted(values)
@@ -222,7 +223,9 @@ def median_bounds(values: list[float], alpha: float) -> Median:
         while high - low > 1:
             mid = (low + high) // 2
             low, high = (mid, high) if decide(mid, n, 0.5, alpha, prior) == "below" else (low, mid)
-        lower = ordered[low - 1] if low > 0 else 0.0
+        # Any value under the (low + 1)-th smallest has at most ``low`` draws at or under it:
+        # F < 1/2 is proven there, so the median is at least that value.
+        lower = ordered[low]
     return Median(estimate, lower, upper)
 
 

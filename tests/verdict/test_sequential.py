@@ -170,3 +170,37 @@ def test_median_bounds_are_order_statistics_around_the_median() -> None:
         assert median.lower < 1.0 < median.upper
         widths.append(median.upper - median.lower)
     assert widths[0] > widths[1] > widths[2]
+
+
+def test_median_bounds_cover_the_true_median() -> None:
+    """Lognormal ratios with true median 1: the bounds hold it at every checkpoint of each
+    run in at least 1 - alpha of 500 runs (they are the sign test's, mapped to values)."""
+    rng = random.Random(4)
+    misses = 0
+    for _ in range(500):
+        values = [math.exp(rng.gauss(0.0, 0.5)) for _ in range(300)]
+        for n in (20, 50, 100, 200, 300):
+            median = median_bounds(values[:n], ALPHA)
+            if not median.lower <= 1.0 <= median.upper:
+                misses += 1
+                break
+    assert misses / 500 <= ALPHA
+
+
+def test_a_proven_slow_median_has_its_lower_bound_above_the_allowance() -> None:
+    """When the sign test proves most calls slower than allowed, the printed lower bound on
+    the median is above the allowance too (the verdict and its numbers agree)."""
+    rng = random.Random(5)
+    seen = {"above": 0, "below": 0}
+    for centre in (0.5, 0.2):  # medians 1.65x and 1.22x against 1.5x allowed
+        for _ in range(100):
+            values = [math.exp(rng.gauss(centre, 0.5)) for _ in range(rng.randrange(5, 400))]
+            slower = sum(v > 1.5 for v in values)
+            decision = decide(slower, len(values), 0.5, ALPHA, prior_for(0.5))
+            if decision == "above":
+                assert median_bounds(values, ALPHA).lower > 1.5
+            if decision == "below":
+                assert median_bounds(values, ALPHA).upper <= 1.5
+            seen[decision] = seen.get(decision, 0) + 1
+    assert seen["above"] > 10
+    assert seen["below"] > 10
