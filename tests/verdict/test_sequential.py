@@ -11,6 +11,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.verdict_sim import (
     first_decision,
@@ -204,3 +206,29 @@ def test_a_proven_slow_median_has_its_lower_bound_above_the_allowance() -> None:
             seen[decision] = seen.get(decision, 0) + 1
     assert seen["above"] > 10
     assert seen["below"] > 10
+
+
+@given(
+    n=st.integers(min_value=1, max_value=20_000),
+    share=st.floats(min_value=0.0, max_value=1.0),
+    threshold=st.sampled_from([0.0005, 0.001, 0.01, 0.05, 0.2, 0.5]),
+    alpha=st.sampled_from([0.01, 0.05, 0.1]),
+)
+@settings(max_examples=300, deadline=None)
+def test_decide_and_the_printed_bounds_never_disagree(
+    n: int, share: float, threshold: float, alpha: float
+) -> None:
+    """For any count, the O(1) decision and the bisected interval say the same thing: below
+    iff the upper bound is under the threshold, above iff the lower bound is over it (up to
+    the bisection's last bit at the boundary)."""
+    k = round(share * n)
+    prior = prior_for(threshold)
+    lower, upper = rate_bounds(k, n, alpha, prior)
+    decision = decide(k, n, threshold, alpha, prior)
+    assert lower <= k / n <= upper
+    if decision == "below":
+        assert upper <= threshold + 1e-12
+    elif decision == "above":
+        assert lower >= threshold - 1e-12
+    else:
+        assert lower - 1e-12 <= threshold <= upper + 1e-12
