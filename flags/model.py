@@ -41,6 +41,9 @@ MAX_TEXT = 1000
 
 DEFAULT_MAX_CANDIDATE_ERROR_RATE: Final = 0.001
 """The share of shadow comparisons in which the candidate may raise or time out."""
+DEFAULT_VERDICT_ALPHA: Final = 0.05
+"""The readiness verdict's error level: the chance, over all time and however often the
+verdict is read, that it calls a criterion proven when it is not."""
 
 DEFAULT_ROLLOUT_STEPS: Final[tuple[float, ...]] = (5.0, 25.0, 50.0, 100.0)
 """The percentages ``cutover promote`` steps through after 0 (a worker's ``rollout`` may
@@ -232,12 +235,17 @@ class ShadowConfig:
     always what the caller gets. ``max_mismatch_rate``, ``max_candidate_p95_ratio`` and
     ``min_comparisons`` are the gate a candidate must pass before it may be promoted.
     ``max_mismatch_rate`` and ``max_candidate_error_rate`` (a candidate that raised or timed
-    out), over at least ``min_comparisons`` recent comparisons, are also what the automatic
-    guard (:mod:`cutover.ops.guard`) rolls a worker back on.
+    out) are also what the automatic guard (:mod:`cutover.ops.guard`) rolls a worker back on,
+    once its verdict proves one of them exceeded.
 
-    ``max_candidate_error_rate`` was added after records were first stored: it is left out of
-    :meth:`to_dict` while it has its default, so a process running an older version of the
-    model (which refuses unknown fields) still reads the records this one writes.
+    ``alpha`` is the verdict's error level (:mod:`cutover.verdict`); the latency criterion
+    holds the *median per-call* ratio candidate / primary to ``max_candidate_p95_ratio`` (the
+    name predates the paired test). ``min_comparisons`` is only a floor before ``ready``.
+
+    ``max_candidate_error_rate`` and ``alpha`` were added after records were first stored:
+    each is left out of :meth:`to_dict` while it has its default, so a process running an
+    older version of the model (which refuses unknown fields) still reads the records this
+    one writes.
     """
 
     PATH: ClassVar[str] = "shadow."
@@ -255,6 +263,7 @@ class ShadowConfig:
     max_candidate_p95_ratio: float = 1.5
     min_comparisons: int = 1000
     max_candidate_error_rate: float = DEFAULT_MAX_CANDIDATE_ERROR_RATE
+    alpha: float = DEFAULT_VERDICT_ALPHA
 
     def __post_init__(self) -> None:
         p = self.PATH
@@ -281,6 +290,8 @@ class ShadowConfig:
         _integer(p + "min_comparisons", self.min_comparisons, 0, 1_000_000_000)
         errors = _number(p + "max_candidate_error_rate", self.max_candidate_error_rate, 0.0, 1.0)
         _set(self, "max_candidate_error_rate", errors)
+        alpha = _number(p + "alpha", self.alpha, 0.0, 0.5, above_low=True)
+        _set(self, "alpha", alpha)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of this configuration (newer fields only when not default)."""
@@ -300,6 +311,8 @@ class ShadowConfig:
         }
         if self.max_candidate_error_rate != DEFAULT_MAX_CANDIDATE_ERROR_RATE:
             data["max_candidate_error_rate"] = self.max_candidate_error_rate
+        if self.alpha != DEFAULT_VERDICT_ALPHA:
+            data["alpha"] = self.alpha
         return data
 
     @classmethod

@@ -6,7 +6,7 @@
     cutover flags get WORKER
     cutover flags set WORKER --route R [--percent P] [--base R] [--shadow R --sample S]
         [--shadow-timeout S] [--min-comparisons N] [--max-mismatch-rate R]
-        [--max-p95-ratio X] [--max-candidate-error-rate R]
+        [--max-p95-ratio X] [--max-candidate-error-rate R] [--alpha A]
         [--hybrid-threshold N] [--hybrid-mode M] [--hybrid-candidates E,E]
         [--priority N] [--queue Q] [--fallback legacy|fail] [--retries N]
         [--retryable NAME ...] [--rollout STEPS] [--expect-version V] --reason TEXT [--actor A]
@@ -44,20 +44,26 @@ PLAN_DEFAULT = "default"
 
 SHADOW_THRESHOLD_OPTIONS = (
     ("--shadow-timeout", "S", "timeout_s", "seconds a shadow candidate may take (default 10)"),
-    ("--min-comparisons", "N", "min_comparisons", "comparisons a verdict needs (default 1000)"),
+    (
+        "--min-comparisons",
+        "N",
+        "min_comparisons",
+        "a floor of comparisons before ready (default 1000)",
+    ),
     ("--max-mismatch-rate", "R", "max_mismatch_rate", "mismatch rate allowed (default 0.001)"),
     (
         "--max-p95-ratio",
         "X",
         "max_candidate_p95_ratio",
-        "candidate p95 / primary p95 allowed (default 1.5)",
+        "median per-call latency candidate / primary allowed (default 1.5)",
     ),
     (
         "--max-candidate-error-rate",
         "R",
         "max_candidate_error_rate",
-        "candidate error rate before the guard rolls back (default 0.001)",
+        "candidate error (or timeout) rate allowed (default 0.001)",
     ),
+    ("--alpha", "A", "alpha", "the verdict's error level, anytime (default 0.05)"),
 )
 """``cutover flags set`` options for the shadow's verdict thresholds: option, metavar, the
 ``shadow.*`` field it sets, help."""

@@ -103,6 +103,8 @@ REFUSALS: list[tuple[dict[str, Any], str, Any, str]] = [
         1.5,
         "from 0 to 1",
     ),
+    ({"shadow": {"route": "ray", "alpha": 0}}, "shadow.alpha", 0, "greater than 0"),
+    ({"shadow": {"route": "ray", "alpha": 0.6}}, "shadow.alpha", 0.6, "at most 0.5"),
 ]
 
 
@@ -183,15 +185,18 @@ def test_the_newer_fields_are_left_out_of_the_dict_while_they_have_their_default
     default = FlagRecord(shadow=ShadowConfig(route="celery")).to_dict()
     assert old_reader_fields == set(default)
     assert "max_candidate_error_rate" not in default["shadow"]
+    assert "alpha" not in default["shadow"]
     loaded = FlagRecord.from_dict(default)
     assert () == loaded.rollout
     assert loaded.shadow is not None
-    assert 0.001 == loaded.shadow.max_candidate_error_rate
+    assert (0.001, 0.05) == (loaded.shadow.max_candidate_error_rate, loaded.shadow.alpha)
     custom = FlagRecord(
-        rollout=(10, 100), shadow=ShadowConfig(route="ray", max_candidate_error_rate=0.02)
+        rollout=(10, 100),
+        shadow=ShadowConfig(route="ray", max_candidate_error_rate=0.02, alpha=0.01),
     ).to_dict()
     assert [10.0, 100.0] == custom["rollout"]
     assert 0.02 == custom["shadow"]["max_candidate_error_rate"]
+    assert 0.01 == custom["shadow"]["alpha"]
 
 
 def test_a_rollout_plan_is_normalised_to_a_tuple_of_floats() -> None:
