@@ -170,6 +170,21 @@ class NotReadyError(RolloutError):
         super().__init__(message)
 
 
+# --- equivalence tests ------------------------------------------------------------------------
+
+
+class ShadowMismatchError(CutoverError, AssertionError):
+    """A call under the pytest plugin's raise-on-mismatch mode disagreed with its reference.
+
+    An ``AssertionError`` too, so pytest reports it as a failed test; ``diffs`` holds the
+    (redacted) difference lines, one per line of the message.
+    """
+
+    def __init__(self, message: str, diffs: tuple[str, ...] = ()) -> None:
+        self.diffs = diffs
+        super().__init__(message)
+
+
 __all__ = [
     "ConfigurationError",
     "CutoverError",
@@ -190,6 +205,7 @@ __all__ = [
     "RemoteTaskError",
     "RolloutError",
     "SerializationError",
+    "ShadowMismatchError",
     "TaskRefusedError",
     "UnknownEngineError",
 ]
