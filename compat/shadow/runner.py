@@ -31,7 +31,15 @@ from typing import Any
 from adapters.registry import get_engine
 from compat import metrics
 from compat.shadow.background import BackgroundLoop, get_background_loop
-from compat.shadow.compare import Comparison, compare, compare_exceptions, describe_exception
+from compat.shadow.compare import (
+    NO_ITEMS,
+    Comparison,
+    ItemComparison,
+    compare,
+    compare_exceptions,
+    compare_items,
+    describe_exception,
+)
 from compat.shadow.denoise import NoiseLearner
 from compat.shadow.recorders import ShadowRecorder, get_recorder
 from compat.shadow.records import (
@@ -40,6 +48,7 @@ from compat.shadow.records import (
     CANDIDATE_TIMEOUT,
     MATCH,
     MISMATCH,
+    ItemMismatch,
     ShadowRecord,
 )
 from compat.shadow.redact import redact
@@ -293,6 +302,7 @@ class ShadowRunner:
     ) -> None:
         noisy = self.learner.noisy_paths(worker_id)
         comparison: Comparison | None = None
+        per_item = NO_ITEMS
         if candidate.timed_out:
             outcome = CANDIDATE_TIMEOUT
         elif primary.error is not None and candidate.error is not None:
@@ -312,6 +322,8 @@ class ShadowRunner:
         else:
             comparison = compare(primary.value, candidate.value, config, noisy)
             outcome = MATCH if comparison.equal else MISMATCH
+            if outcome == MISMATCH and work.operation in ITEMIZED_OPERATIONS:
+                per_item = compare_items(primary.value, candidate.value, config, noisy)
         record = ShadowRecord(
             worker=worker_id,
             call_id=call_id,
@@ -337,9 +349,34 @@ class ShadowRunner:
             noisy_paths=tuple(sorted(noisy)),
             items=work.items,
             created_at=time.time(),
+            item_mismatches=item_mismatches(per_item, work.sample_input, config.redact),
+            mismatched_items=per_item.count,
         )
         metrics.count(f"shadow_{outcome}", worker_id, config.route)
         self.recorder.record(record)
+
+
+ITEMIZED_OPERATIONS = frozenset({"batch", "pipeline", "handler"})
+"""Operations whose input is a list of items and whose result has one entry per item."""
+
+
+def item_mismatches(
+    per_item: ItemComparison, inputs: Any, redact_paths: tuple[str, ...]
+) -> tuple[ItemMismatch, ...]:
+    """The differing items of a call, each with its own input, redacted like the rest."""
+    if not per_item.differences:
+        return ()
+    sized = isinstance(inputs, list | tuple)
+    return tuple(
+        ItemMismatch(
+            index=item.index,
+            input=redact(inputs[item.index], redact_paths)
+            if sized and item.index < len(inputs)
+            else None,
+            diffs=redact(item.diffs, redact_paths),
+        )
+        for item in per_item.differences
+    )
 
 
 _runner: ShadowRunner | None = None

@@ -184,14 +184,21 @@ def mismatch_message(records: Sequence[ShadowRecord]) -> str:
             f"{record.outcome} (primary {record.primary_route}, the route under test; "
             f"reference {record.candidate_route})"
         )
-        lines.extend(f"  {line}" for line in record.diffs)
+        if record.item_mismatches:
+            lines.append(f"  {record.mismatched_items} of {record.items} items differ:")
+            for item in record.item_mismatches:
+                lines.append(f"  item {item.index}, input {item.input!r:.200}:")
+                lines.extend(f"    {line}" for line in item.diffs)
+        else:
+            lines.extend(f"  {line}" for line in record.diffs)
         if record.primary_error:
             lines.append(f"  {record.primary_route} raised {record.primary_error}")
         if record.candidate_error:
             lines.append(f"  {record.candidate_route} raised {record.candidate_error}")
         if record.candidate_latency_s is None and not record.candidate_error:
             lines.append(f"  {record.candidate_route} did not finish in time")
-        lines.append(f"  input: {record.sample_input!r:.300}")
+        if not record.item_mismatches:
+            lines.append(f"  input: {record.sample_input!r:.300}")
     return "\n".join(lines)
 
 

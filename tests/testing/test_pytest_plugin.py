@@ -124,7 +124,9 @@ def test_user_tests_run_once_per_route_and_strict_mode_fails_on_a_diff(
     output = result.stdout.str()
     assert "ShadowMismatchError: the route under test disagrees with legacy" in output
     assert "mismatch (primary ray, the route under test; reference legacy)" in output
-    result.stdout.re_match_lines([r"E\s+\$\[0\]\.pid: \d+ != \d+$", r"E\s+input: \[5\]$"])
+    result.stdout.re_match_lines(
+        [r"E\s+1 of 1 items differ:$", r"E\s+item 0, input 5:$", r"E\s+\$\[0\]\.pid: \d+ != \d+$"]
+    )
     assert "disagrees with legacy (the test caught the error)" in output
     assert "unmarked_double is not declared shadow-safe" in output
     result.assert_outcomes(passed=11, failed=4)
