@@ -170,7 +170,7 @@ class NotReadyError(RolloutError):
         super().__init__(message)
 
 
-# --- equivalence tests ------------------------------------------------------------------------
+# --- equivalence tests and offline replay ------------------------------------------------------
 
 
 class ShadowMismatchError(CutoverError, AssertionError):
@@ -183,6 +183,11 @@ class ShadowMismatchError(CutoverError, AssertionError):
     def __init__(self, message: str, diffs: tuple[str, ...] = ()) -> None:
         self.diffs = diffs
         super().__init__(message)
+
+
+class ReplayError(CutoverError):
+    """``cutover replay`` refused to run: no recorded calls, a task not declared shadow-safe,
+    a task outside the allow-list. Nothing was run; the message says what to change."""
 
 
 __all__ = [
@@ -203,6 +208,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PoisonBatchError",
     "RemoteTaskError",
+    "ReplayError",
     "RolloutError",
     "SerializationError",
     "ShadowMismatchError",
