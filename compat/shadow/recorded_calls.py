@@ -22,12 +22,11 @@ from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from compat.shadow.normalize import (
-    PathPattern,
+    PatternSet,
     Segments,
-    compile_patterns,
     index_segment,
     key_segment,
-    matches_any,
+    pattern_set,
 )
 from compat.shadow.redact import REDACTED, scrub_text
 from ground.errors import InvalidArgumentError
@@ -49,31 +48,57 @@ def worker_of_file(name: str) -> str | None:
     return unquote(name[len(FILE_PREFIX) : -len(FILE_SUFFIX)]) or None
 
 
-def _redacted(value: Any, patterns: Sequence[PathPattern], path: Segments) -> Any:
-    if matches_any(patterns, path):
-        return REDACTED
-    kind = type(value)
-    if kind is dict:
-        return {
-            key: _redacted(item, patterns, (*path, key_segment(key))) for key, item in value.items()
-        }
-    if kind is list or kind is tuple:
-        redacted = [
-            _redacted(item, patterns, (*path, index_segment(i))) for i, item in enumerate(value)
-        ]
-        return redacted if kind is list else tuple(redacted)
-    if kind is str:
-        return scrub_text(value, patterns)
-    return value
+_Path = tuple[Any, Any, bool]
+"""A node's path as a linked list ``(parent, key, is_index)`` (root ``None``): segments are
+built only for a node whose key a pattern may name (:meth:`PatternSet.may_name`)."""
+
+
+def _segments(path: _Path | None) -> Segments:
+    parts: list[str] = []
+    while path is not None:
+        path, key, is_index = path
+        parts.append(index_segment(key) if is_index else key_segment(key))
+    return tuple(reversed(parts))
+
+
+class _Redactor:
+    def __init__(self, patterns: PatternSet) -> None:
+        self.patterns = patterns
+        self.names = tuple(
+            {p.last_key.lower() for p in patterns.patterns if p.last_key is not None}
+        )
+
+    def named(self, path: _Path) -> bool:
+        return self.patterns.may_name(path[1]) and self.patterns.matches(_segments(path))
+
+    def text(self, value: str) -> str:
+        lowered = value.lower()
+        if any(name in lowered for name in self.names):  # else no ``name=value`` to scrub
+            return scrub_text(value, self.patterns.patterns)
+        return value
+
+    def value(self, value: Any, path: _Path) -> Any:
+        if self.named(path):
+            return REDACTED
+        kind = type(value)
+        if kind is dict:
+            return {key: self.value(item, (path, key, False)) for key, item in value.items()}
+        if kind is list or kind is tuple:
+            redacted = [self.value(item, (path, i, True)) for i, item in enumerate(value)]
+            return redacted if kind is list else tuple(redacted)
+        if kind is str:
+            return self.text(value)
+        return value
 
 
 def redact_items(items: Sequence[Any], paths: Sequence[str]) -> list[Any]:
     """``items`` with the nodes named by ``paths`` replaced by ``"***"``; nothing else changes
     (no item, key or type is dropped: unlike a shadow record's sample, this is run again)."""
-    patterns = compile_patterns(paths)
+    patterns = pattern_set(paths)
     if not patterns:
         return list(items)
-    return [_redacted(item, patterns, (index_segment(i),)) for i, item in enumerate(items)]
+    redactor = _Redactor(patterns)
+    return [redactor.value(item, (None, i, True)) for i, item in enumerate(items)]
 
 
 @dataclass(frozen=True)

@@ -141,10 +141,12 @@ def test_the_environment_turns_it_on(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_redaction_keeps_every_item_and_type() -> None:
-    """Unlike a shadow record's sample (20 items, lists for tuples), nothing else changes."""
-    items = [(i, {"password": "p", "k": {1, 2}}) for i in range(30)]
+    """Unlike a shadow record's sample (20 items, lists for tuples), nothing else changes;
+    a secret inside text (``name=value``) is scrubbed as in shadow records."""
+    items = [(i, {"password": "p", "k": {1, 2}, "memo": f"Password={i}!"}) for i in range(30)]
     redacted = redact_items(items, ("password",))
-    assert [(i, {"password": "***", "k": {1, 2}}) for i in range(30)] == redacted
+    expected = [(i, {"password": "***", "k": {1, 2}, "memo": "Password=***"}) for i in range(30)]
+    assert expected == redacted
 
 
 def test_a_malformed_line_says_where(tmp_path: Path) -> None:
