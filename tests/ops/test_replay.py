@@ -36,12 +36,12 @@ def record(directory: Path, calls: list[tuple[Any, list[Any]]]) -> None:
     assert not recorder.skipped
 
 
-def replay(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``cutover replay equiv --route celery ...`` in a subprocess."""
+def replay(directory: Path, *args: str, route: str = "celery") -> subprocess.CompletedProcess[str]:
+    """``cutover replay equiv --route ROUTE ...`` in a subprocess."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     env["CUTOVER_LOG_LEVEL"] = "WARNING"
-    argv = [sys.executable, "-m", "cutover", "replay", WORKER, "--route", "celery"]
+    argv = [sys.executable, "-m", "cutover", "replay", WORKER, "--route", route]
     argv += ["--recordings", str(directory), "--flags-url", (directory / "f.json").as_uri()]
     return subprocess.run(
         [*argv, *args], env=env, capture_output=True, text=True, timeout=180, check=False
@@ -120,3 +120,17 @@ def test_nothing_recorded_is_a_clear_refusal(tmp_path: Path) -> None:
     assert 2 == result.returncode
     assert "no recorded calls of 'equiv'" in result.stderr
     assert "CUTOVER_RECORD_CALLS" in result.stderr
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_replay_on_ray(tmp_path: Path) -> None:
+    """The same replay against Ray (a local instance the replay starts and stops): recorded
+    calls whose results agree are matches, the items' types intact (a tuple stays a tuple
+    on both sides, or ``shape`` would differ)."""
+    record(tmp_path, [(replay_tasks.price, orders(0, 3)), (replay_tasks.shape, [(1, 2), b"x"])])
+    result = replay(tmp_path, "--json", route="ray")
+    assert 0 == result.returncode, result.stderr
+    assert {"match": 2} == json.loads(result.stdout)["outcomes"]
+    written = (tmp_path / "replay-ray" / f"shadow-{WORKER}.jsonl").read_text()
+    assert 2 == len(written.splitlines())

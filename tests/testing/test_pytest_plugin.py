@@ -255,3 +255,44 @@ async def test_on_celery():
     result.assert_outcomes(failed=1)
     assert "EngineUnavailableError" in result.stdout.str()
     assert "127.0.0.1:1" in result.stdout.str()
+
+
+@pytest.mark.celery
+def test_options_alone_make_an_unedited_suite_the_equivalence_suite(
+    pytester: pytest.Pytester, celery_redis_worker: CeleryWorkerProcess, user_env: None
+) -> None:
+    """No marker in the file: ``--cutover-all --cutover-strict --cutover-routes legacy,celery``
+    runs each test on both routes, and the one whose result depends on the process fails on
+    celery with its diff (the pure one passes on both)."""
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_user="""
+from compat import AsyncWorkerOptimizer
+from tests.testing import plugin_tasks as tasks
+
+
+async def run(func, items):
+    async with AsyncWorkerOptimizer(worker_id="default") as optimizer:
+        return await optimizer.optimize_batch_processing(items, func, 2, 2)
+
+
+async def test_pure():
+    assert await run(tasks.double, [4]) == [8]
+
+
+async def test_process_dependent():
+    await run(tasks.where, [9])
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        *PLUGIN,
+        "-rf",
+        "--cutover-all",
+        "--cutover-strict",
+        "--cutover-routes",
+        "legacy,celery",
+        timeout=120,
+    )
+    result.stdout.fnmatch_lines(["FAILED test_user.py::test_process_dependent?celery? - *"])
+    result.stdout.re_match_lines([r"E\s+\$\[0\]\.pid: \d+ != \d+$"])
+    result.assert_outcomes(passed=3, failed=1)
