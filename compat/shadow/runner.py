@@ -51,7 +51,7 @@ from compat.shadow.records import (
     ItemMismatch,
     ShadowRecord,
 )
-from compat.shadow.redact import redact
+from compat.shadow.redact import redact, redact_item
 from compat.shadow.safety import all_shadow_safe
 from compat.work import Work, call_options
 from flags import RouteDecision, ShadowConfig
@@ -370,7 +370,7 @@ def item_mismatches(
     return tuple(
         ItemMismatch(
             index=item.index,
-            input=redact(inputs[item.index], redact_paths)
+            input=redact_item(inputs[item.index], item.index, redact_paths)
             if sized and item.index < len(inputs)
             else None,
             diffs=redact(item.diffs, redact_paths),

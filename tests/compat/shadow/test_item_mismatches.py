@@ -94,7 +94,9 @@ def test_ignored_and_redacted_paths_hold_per_item() -> None:
 
 
 def test_item_mismatches_carry_each_items_redacted_input() -> None:
-    """What the runner stores: per differing item, its own input, redacted."""
+    """What the runner stores: per differing item, its own input, redacted; a pattern
+    anchored at the call's input (``$[*].password``) applies to the item as it would to the
+    whole input."""
     inputs = [{"user": "a", "password": "hunter2"}, {"user": "b", "password": "s3cret"}]
     found = compare_items([1, 2], [1, 3], config())
     [item] = item_mismatches(found, inputs, ("password",))
@@ -103,6 +105,8 @@ def test_item_mismatches_carry_each_items_redacted_input() -> None:
         item.input,
         item.diffs,
     )
+    [anchored] = item_mismatches(found, inputs, ("$[*].password",))
+    assert {"user": "b", "password": "***"} == anchored.input
     assert "batch" in ITEMIZED_OPERATIONS
     assert "task" not in ITEMIZED_OPERATIONS
 
