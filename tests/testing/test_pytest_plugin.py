@@ -18,6 +18,7 @@ INI = """
 [pytest]
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
+filterwarnings = error
 """
 
 USER_TESTS = """
