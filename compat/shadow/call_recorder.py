@@ -22,7 +22,6 @@ other workers pay one attribute read.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import queue
 import random
@@ -48,6 +47,8 @@ REDACT_ENV: Final = "CUTOVER_RECORD_REDACT"
 DEFAULT_MAX_BYTES: Final = 64 * 1024
 DEFAULT_MAX_FILE_MB: Final = 100.0
 QUEUE_SIZE: Final = 10_000
+WRITE_BATCH: Final = 500
+"""Most calls the writer appends with one open of a file."""
 
 log = get_logger("cutover.shadow.recording")
 
@@ -188,30 +189,48 @@ class CallRecorder:
 
     def _run(self) -> None:
         while True:
-            worker, line = self._queue.get()
-            try:
-                self._append(worker, line)
-            except Exception as exc:  # noqa: BLE001 - a full disk must not kill the thread
-                self._skip(worker, "write_failed", f"{type(exc).__name__}: {exc}")
-            finally:
-                with self._lock:
-                    self._pending -= 1
-                    self._idle.notify_all()
+            batch = [self._queue.get()]
+            while len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            by_worker: dict[str, list[str]] = {}
+            for worker, line in batch:
+                by_worker.setdefault(worker, []).append(line)
+            for worker, lines in by_worker.items():
+                try:
+                    self._append(worker, lines)
+                except Exception as exc:  # noqa: BLE001 - a full disk must not kill the thread
+                    self._skip(worker, "write_failed", f"{type(exc).__name__}: {exc}")
+            with self._lock:
+                self._pending -= len(batch)
+                self._idle.notify_all()
 
-    def _append(self, worker: str, line: str) -> None:
+    def _append(self, worker: str, lines: list[str]) -> None:
+        """Append ``lines`` to the worker's file (one open per batch), up to its size cap."""
         path = calls_file(self.directory, worker)
         if worker in self._full:
             self._skip(worker, "file_full", str(path))
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size + len(line) + 1 > self.max_file_bytes:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        kept: list[str] = []
+        for line in lines:
+            if size + len(line) + 1 > self.max_file_bytes:
                 self._full.add(worker)
-                self._skip(worker, "file_full", f"{path} reached {self.max_file_bytes} bytes")
-                return
-        with path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
-        self.written += 1
+                for _ in range(len(lines) - len(kept)):
+                    self._skip(worker, "file_full", f"{path} reached {self.max_file_bytes} bytes")
+                break
+            kept.append(line + "\n")
+            size += len(line) + 1
+        if kept:
+            with path.open("a", encoding="utf-8") as out:
+                out.write("".join(kept))
+            self.written += len(kept)
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until every captured call was written (or skipped); True if all were."""
