@@ -167,11 +167,12 @@ class CallRecorder:
             return None
         return line
 
-    def _skip(self, worker: str, why: str, detail: str) -> None:
+    def _skip(self, worker: str, why: str, detail: str, calls: int = 1) -> None:
+        """Count ``calls`` calls not recorded for ``why``; the first of each reason is logged."""
         with self._lock:
-            self.skipped[why] += 1
-            first = self.skipped[why] == 1
-        metrics.count(f"record_skipped_{why}", worker, "record")
+            first = self.skipped[why] == 0
+            self.skipped[why] += calls
+        metrics.count(f"record_skipped_{why}", worker, "record", calls)
         if first:
             log.warning("call_not_recorded", worker=worker, reason=why, detail=detail[:300])
 
@@ -202,7 +203,7 @@ class CallRecorder:
                 try:
                     self._append(worker, lines)
                 except Exception as exc:  # noqa: BLE001 - a full disk must not kill the thread
-                    self._skip(worker, "write_failed", f"{type(exc).__name__}: {exc}")
+                    self._skip(worker, "write_failed", f"{type(exc).__name__}: {exc}", len(lines))
             with self._lock:
                 self._pending -= len(batch)
                 self._idle.notify_all()
@@ -211,7 +212,7 @@ class CallRecorder:
         """Append ``lines`` to the worker's file (one open per batch), up to its size cap."""
         path = calls_file(self.directory, worker)
         if worker in self._full:
-            self._skip(worker, "file_full", str(path))
+            self._skip(worker, "file_full", str(path), len(lines))
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
@@ -222,8 +223,12 @@ class CallRecorder:
         for line in lines:
             if size + len(line) + 1 > self.max_file_bytes:
                 self._full.add(worker)
-                for _ in range(len(lines) - len(kept)):
-                    self._skip(worker, "file_full", f"{path} reached {self.max_file_bytes} bytes")
+                self._skip(
+                    worker,
+                    "file_full",
+                    f"{path} reached {self.max_file_bytes} bytes",
+                    len(lines) - len(kept),
+                )
                 break
             kept.append(line + "\n")
             size += len(line) + 1
