@@ -158,6 +158,14 @@ class RolloutError(CutoverError):
     """
 
 
+class UnknownWorkerError(RolloutError, LookupError):
+    """A rollout command named a worker that has no flags in the store (a typo, most often).
+
+    Nothing was written. Rolling back a worker the store has never seen would otherwise
+    "succeed" silently while the real worker kept its calls where they were.
+    """
+
+
 class NotReadyError(RolloutError):
     """A promotion was refused because the shadow readiness verdict does not hold.
 
@@ -192,4 +200,5 @@ __all__ = [
     "SerializationError",
     "TaskRefusedError",
     "UnknownEngineError",
+    "UnknownWorkerError",
 ]
