@@ -15,6 +15,7 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from adapters.celery import guard_task, tasks, worker_loop
+from adapters.celery.control import JsonControl
 from adapters.celery.settings import CelerySettings
 from adapters.codec import register_with_kombu
 
@@ -23,7 +24,8 @@ def create_app(settings: CelerySettings | None = None) -> Celery:
     """Build a configured app with the worker tasks registered."""
     settings = settings or CelerySettings.from_env()
     register_with_kombu()
-    celery_app = Celery("cutover", set_as_current=False)
+    # Control replies go as plain JSON (celery inspect / Flower), tasks stay strict.
+    celery_app = Celery("cutover", set_as_current=False, control=JsonControl)
     celery_app.conf.update(settings.celery_config())
     tasks.register(celery_app)
     guard_task.register(celery_app)  # the automatic guard and its Beat schedule
