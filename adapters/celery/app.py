@@ -2,13 +2,16 @@
 
 ``celery -A adapters.celery.app worker`` (or ``cutover worker celery``) runs a worker for it,
 so Flower and ``celery inspect`` work as usual; ``celery -A adapters.celery.app beat`` runs
-the automatic guard on its schedule (:mod:`adapters.celery.guard_task`). Configuration comes
-from the environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is
-accepted.
+the automatic guard on its schedule (:mod:`adapters.celery.guard_task`), and
+``celery -A adapters.celery.app flower`` runs Flower on it. Configuration comes from the
+environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is accepted for
+tasks, remote control speaks Celery's plain JSON (:mod:`adapters.celery.control`).
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -42,6 +45,37 @@ def _close_loop(**_: Any) -> None:
     worker_loop.close()
 
 
-app = create_app()
+def is_celery_command() -> bool:
+    """True when this process is Celery's own command line (``celery ...`` or
+    ``python -m celery ...``): ``celery -A adapters.celery.app worker|flower|inspect ...``."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name == "celery.__main__":
+        return True
+    return Path(sys.argv[0]).name == "celery"
 
-__all__ = ["app", "create_app"]
+
+def become_current_for_the_command_line(celery_app: Celery) -> bool:
+    """Make ``celery_app`` Celery's current and default app when Celery's command line loaded
+    it and no other app is current; return whether it did.
+
+    The app is built with ``set_as_current=False`` so that importing it (the Celery route of a
+    production worker) never takes over the host's own Celery app. But tools that Celery's
+    command line runs look some things up on the current app: Flower's
+    ``/api/task/result/<id>`` builds ``AsyncResult(id)`` without an app, and found Celery's
+    fallback app with no result backend (HTTP 503). In ``celery -A adapters.celery.app ...``
+    ours is the only app there is.
+    """
+    from celery import _state
+
+    if not is_celery_command() or _state._tls.current_app is not None:
+        return False
+    celery_app.set_current()
+    celery_app.set_default()
+    return True
+
+
+app = create_app()
+become_current_for_the_command_line(app)
+
+__all__ = ["app", "become_current_for_the_command_line", "create_app", "is_celery_command"]

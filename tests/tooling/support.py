@@ -56,5 +56,14 @@ __all__ = [
     "TOOLING_QUEUE",
     "WORKER_NAME",
     "celery_cli",
+    "free_port",
     "tooling_env",
 ]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
