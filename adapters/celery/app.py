@@ -30,6 +30,8 @@ def create_app(settings: CelerySettings | None = None) -> Celery:
     # Control replies go as plain JSON (celery inspect / Flower), tasks stay strict.
     celery_app = Celery("cutover", set_as_current=False, control=JsonControl)
     celery_app.conf.update(settings.celery_config())
+    # Task messages in a refused encoding (`celery call`'s plain JSON) are dead-lettered.
+    celery_app.conf.worker_consumer = "adapters.celery.refused:DeadLetteringConsumer"
     tasks.register(celery_app)
     guard_task.register(celery_app)  # the automatic guard and its Beat schedule
     return celery_app

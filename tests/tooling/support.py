@@ -7,12 +7,15 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.services import REPO_ROOT, TEST_TASK_MODULES, redis_test_url
 
 TOOLING_BROKER_URL = redis_test_url(8)
 TOOLING_BACKEND_URL = redis_test_url(9)
 """Databases of these tests only: nothing else of the session consumes or flushes them."""
+CUTOVER = str(Path(sys.executable).with_name("cutover"))
+"""The ``cutover`` console script of this environment."""
 TOOLING_QUEUE = "cutover.tooling"
 WORKER_NAME = "tooling"
 NODE = f"{WORKER_NAME}@{socket.gethostname()}"
@@ -50,6 +53,7 @@ def celery_cli(*argv: str, timeout_s: float = 60.0) -> subprocess.CompletedProce
 
 
 __all__ = [
+    "CUTOVER",
     "NODE",
     "TOOLING_BACKEND_URL",
     "TOOLING_BROKER_URL",
