@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from adapters.celery import guard_task, tasks, worker_loop
 from adapters.celery.control import JsonControl
 from adapters.celery.settings import CelerySettings
+from adapters.celery.summaries import install_result_summaries
 from adapters.codec import register_with_kombu
 
 
@@ -33,6 +34,14 @@ def create_app(settings: CelerySettings | None = None) -> Celery:
     # Task messages in a refused encoding (`celery call`'s plain JSON) are dead-lettered.
     celery_app.conf.worker_consumer = "adapters.celery.refused:DeadLetteringConsumer"
     tasks.register(celery_app)
+
+    def _summaries_in_our_workers(sender: Any = None, **_: Any) -> None:
+        # Celery's log line and task-succeeded event show a result summary, not the data,
+        # in a worker of this app (all its tasks are ours); a host's own worker is left alone.
+        if getattr(sender, "app", None) is celery_app:
+            install_result_summaries()
+
+    worker_init.connect(_summaries_in_our_workers, weak=False)
     guard_task.register(celery_app)  # the automatic guard and its Beat schedule
     return celery_app
 

@@ -1,0 +1,135 @@
+"""What Celery's own tools show of a batch: a summary, never the data.
+
+Items and results are production data. Celery shows a task's arguments and result in many
+places: ``celery inspect active`` / ``reserved`` / ``scheduled``, the ``task-received`` and
+``task-succeeded`` events (so Flower and ``celery events``), and the worker's log line
+``Task ... succeeded in 0.01s: <result>``. Each of them gets a summary instead: counts,
+sizes and a *redacted* preview, i.e. the shape of the first few values (``int``,
+``str(12)``, ``dict(3 keys)``), never a value.
+
+- :func:`summarize_args` is the ``argsrepr`` of our task messages: the publisher sets it, and
+  the workers' request class of our tasks (:mod:`adapters.celery.worker_request`) recomputes
+  it from the message itself, so a message from any sender (``celery call``, a replay) is
+  summarised too; ``inspect`` answers with it in place of the arguments.
+- :func:`result_repr` replaces Celery's ``saferepr`` of a result in the workers of our app
+  (:func:`install_result_summaries`, called when such a worker starts).
+
+Standard library only: the publisher (the caller's side) uses it per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PREVIEW = 3
+"""How many values a preview shows the shape of."""
+_SHOWN_OPTIONS = ("worker", "call_id")
+"""Options of a batch shown in full: who sent it (a worker id and a call id, not data)."""
+
+
+def shape(value: Any) -> str:
+    """What a value is, without what it holds: ``int``, ``str(12)``, ``list(3)``."""
+    if value is None or isinstance(value, bool | int | float):
+        return type(value).__name__
+    if isinstance(value, str | bytes | bytearray | Mapping | list | tuple | set | frozenset):
+        unit = (" key" if len(value) == 1 else " keys") if isinstance(value, Mapping) else ""
+        return f"{type(value).__name__}({len(value)}{unit})"
+    return type(value).__name__
+
+
+def preview(values: Any) -> str:
+    """The shapes of the first :data:`PREVIEW` values of a collection (``…`` if more)."""
+    if isinstance(values, Mapping):
+        shown = [f"{_key(key)}: {shape(value)}" for key, value in _first(values.items())]
+    else:
+        shown = [shape(value) for value in _first(values)]
+    return ", ".join(shown) + (", …" if len(values) > PREVIEW else "")
+
+
+def _first(values: Any) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if len(out) == PREVIEW:
+            break
+        out.append(value)
+    return out
+
+
+def _key(key: Any) -> str:
+    """A mapping key: a short identifier is a field name and shown, anything else is data."""
+    if isinstance(key, str) and key.isidentifier() and len(key) <= 32:
+        return key
+    return shape(key)
+
+
+def summarize(value: Any) -> str:
+    """``<list of 3: int, int, int>``: a count and a redacted preview of ``value``."""
+    if isinstance(value, Mapping):
+        counted = f"{len(value)} {'key' if len(value) == 1 else 'keys'}"
+    elif isinstance(value, list | tuple | set | frozenset):
+        counted = f"{len(value)} {'item' if len(value) == 1 else 'items'}"
+    else:
+        return f"<{shape(value)}>"
+    shown = f": {preview(value)}" if value else ""
+    return f"<{type(value).__name__} of {counted}{shown}>"
+
+
+def size(nbytes: int) -> str:
+    """``812 B``, ``1.5 kB``, ``2.0 MB``."""
+    if nbytes < 1000:
+        return f"{nbytes} B"
+    if nbytes < 1_000_000:
+        return f"{nbytes / 1000:.1f} kB"
+    return f"{nbytes / 1_000_000:.1f} MB"
+
+
+def summarize_args(args: Any, message_bytes: int | None = None) -> str:
+    """The ``argsrepr`` of ``run_batch(reference, items, options)`` / ``run_task(reference,
+    options)``: the reference (a name, not data), the items summarised, the worker and call
+    id of the options, and the message's size when known."""
+    if not isinstance(args, list | tuple) or not args:
+        return summarize(args)
+    parts = [repr(args[0]) if isinstance(args[0], str) else f"<{shape(args[0])}>"]
+    if len(args) > 2:
+        parts.append(summarize(args[1]))
+    options = args[-1] if len(args) > 1 else None
+    if isinstance(options, Mapping):
+        parts += [f"{key}={options[key]!r}" for key in _SHOWN_OPTIONS if options.get(key)]
+    if message_bytes is not None:
+        parts.append(f"message {size(message_bytes)}")
+    return f"({', '.join(parts)})"
+
+
+SUMMARIZED_REQUEST = "adapters.celery.worker_request:SummarizedRequest"
+"""The ``Request`` option of our tasks: the worker-side request class that summarises (a
+name, so that the caller's side never imports it)."""
+
+
+def result_repr(value: Any, maxlen: int | None = None, *_: Any, **__: Any) -> str:
+    """Celery's ``saferepr(result, maxlen)``, as a summary (``maxlen`` does not matter)."""
+    return summarize(value)
+
+
+def install_result_summaries() -> None:
+    """Make this worker process show results as summaries (the log line and the
+    ``task-succeeded`` event): Celery's tracer and request read ``saferepr`` from their
+    modules when a task ends. Only for a worker of cutover's app, whose tasks are all ours
+    (see :func:`adapters.celery.app.create_app`); idempotent. Checked against Celery 5.7."""
+    from celery.app import trace
+    from celery.worker import request
+
+    trace.saferepr = result_repr
+    request.saferepr = result_repr
+
+
+__all__ = [
+    "SUMMARIZED_REQUEST",
+    "install_result_summaries",
+    "preview",
+    "result_repr",
+    "shape",
+    "size",
+    "summarize",
+    "summarize_args",
+]
