@@ -3,8 +3,10 @@
 Configuration, read from the environment in one place (:meth:`RaySettings.from_env`):
 
 ``RAY_ADDRESS``
-    Connect to this cluster (``host:port``, ``auto``; ``ray://`` needs ``ray[client]``).
-    Unset (or ``local``): start a local instance sized to the machine.
+    Connect to this cluster: its GCS address ``host:port`` (6379 by default), or ``auto`` on
+    a node of the cluster. Unset (or ``local``): start a local instance sized to the machine.
+    A ``ray://`` address (Ray Client) is refused with an error that says so unless the Ray
+    Client is installed (``ray[client]``): cutover neither installs nor tests it.
 ``CUTOVER_RAY_NUM_CPUS``
     CPUs of a local instance (default ``os.cpu_count()``).
 ``CUTOVER_RAY_OBJECT_STORE_MB``
@@ -52,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -326,6 +329,7 @@ def _connect(settings: RaySettings) -> RuntimeInfo:
             info = _info = RuntimeInfo("reused", mask_url(address), _cluster_cpus(ray))
             log.info("ray_reused", address=info.address, cpus=info.cpus)
         return info
+    _check_client_address(settings)
     common: dict[str, Any] = {
         "ignore_reinit_error": True,
         "log_to_driver": settings.log_to_driver,
@@ -354,6 +358,27 @@ def _connect(settings: RaySettings) -> RuntimeInfo:
     info = _info = RuntimeInfo(mode, address, cpus)
     log.info("ray_started", mode=mode, address=address, cpus=cpus)
     return info
+
+
+CLIENT_SCHEME = "ray://"
+
+
+def _check_client_address(settings: RaySettings) -> None:
+    """Refuse a ``ray://`` address when the Ray Client is not installed, saying what to use.
+
+    Plain ``ray`` has no Ray Client; ``ray.init("ray://...")`` then fails with "Ray Client
+    requires ray[client]", and the call fell back to legacy with that as a warning only.
+    """
+    address = settings.address or ""
+    if not address.startswith(CLIENT_SCHEME) or importlib.util.find_spec("grpc") is not None:
+        return
+    raise EngineUnavailableError(
+        f"{ADDRESS_ENV}={settings.masked_address}: a ray:// address needs the Ray Client "
+        "(pip install 'ray[client]'), which is not installed; cutover neither installs nor "
+        f"tests it. Set {ADDRESS_ENV} to the cluster's GCS address instead (host:6379, from a "
+        "machine that reaches every node of the cluster), or to auto on a node of the "
+        "cluster; nothing was sent"
+    )
 
 
 def _unavailable(settings: RaySettings, exc: Exception) -> EngineUnavailableError:
