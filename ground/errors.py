@@ -114,6 +114,14 @@ class EngineUnavailableError(EngineError):
     """The engine could not be reached before anything was sent: safe to fall back."""
 
 
+class EngineAuthenticationError(EngineUnavailableError):
+    """The engine's cluster refused this process's credentials (Ray token authentication).
+
+    Nothing was sent, so a call may still fall back; the message names what was refused and
+    where this process looks for its token, never the token.
+    """
+
+
 class EngineTimeoutError(EngineError, TimeoutError):
     """Work was handed to an engine but no result arrived in time. It was *not* re-run."""
 
@@ -182,6 +190,7 @@ __all__ = [
     "ConfigurationError",
     "CutoverError",
     "DeadLetterError",
+    "EngineAuthenticationError",
     "EngineError",
     "EngineTimeoutError",
     "EngineUnavailableError",

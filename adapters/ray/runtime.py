@@ -28,6 +28,10 @@ Configuration, read from the environment in one place (:meth:`RaySettings.from_e
 ``CUTOVER_RAY_CONNECT_TIMEOUT_S``
     How long :func:`acquire` waits for ``ray.init`` (default 60). Ray itself keeps retrying
     an unreachable address for minutes.
+``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``
+    Ray's own token authentication, read by Ray. A cluster that refuses our token (Ray
+    retries for about 20 s first) is an :class:`~ground.errors.EngineAuthenticationError`
+    naming the refusal and where this process looks for its token, never the token.
 
 ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``
     Set to ``1`` here unless already set: Ray's native failure handler otherwise catches the
@@ -64,7 +68,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ground.errors import ConfigurationError, EngineUnavailableError
+from ground.errors import ConfigurationError, EngineAuthenticationError, EngineUnavailableError
 from ground.logs import get_logger, mask_url
 
 T = TypeVar("T")
@@ -381,8 +385,59 @@ def _check_client_address(settings: RaySettings) -> None:
     )
 
 
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
+AUTH_TOKEN_ENV = "RAY_AUTH_TOKEN"
+AUTH_TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+_AUTH_MARKERS = ("InvalidAuthToken", "AuthenticationError", "Unauthenticated")
+
+
+def auth_refusal(exc: BaseException) -> str | None:
+    """Ray's words when ``exc``, or an exception it came from, is a refused token.
+
+    ``ray.init`` reports a cluster that refuses our token as "Failed to connect to Ray
+    cluster" (after about 20 s of retries); the ``AuthenticationError`` is only in the text
+    of the exception it chains from, so the chain's messages are searched.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "AuthenticationError":
+            return str(getattr(current, "message", "") or current).split(". ")[0]
+        for line in str(current).splitlines():
+            if any(marker in line for marker in _AUTH_MARKERS):
+                words = line.split("AuthenticationError: ", 1)[-1].strip()
+                return words.split(". ")[0]
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def token_source(environ: Mapping[str, str] | None = None) -> str:
+    """Where this process's Ray token comes from, in words, without the token itself."""
+    env = os.environ if environ is None else environ
+    mode = env.get(AUTH_MODE_ENV, "").strip() or "unset"
+    if env.get(AUTH_TOKEN_ENV):
+        where = f"a token in {AUTH_TOKEN_ENV}"
+    elif env.get(AUTH_TOKEN_PATH_ENV):
+        where = f"the token file {AUTH_TOKEN_PATH_ENV}={env[AUTH_TOKEN_PATH_ENV]}"
+    elif os.path.exists(os.path.expanduser("~/.ray/auth_token")):
+        where = "the token file ~/.ray/auth_token"
+    else:
+        where = "no token"
+    return f"{AUTH_MODE_ENV}={mode}, {where}"
+
+
 def _unavailable(settings: RaySettings, exc: Exception) -> EngineUnavailableError:
     detail = f"{type(exc).__name__}: {exc}"
+    refusal = auth_refusal(exc)
+    if refusal is not None:
+        return EngineAuthenticationError(
+            f"the Ray cluster at {settings.masked_address} ({ADDRESS_ENV}) refused this "
+            f"process's authentication: {refusal} (Ray token authentication; this process "
+            f"has {token_source()}). Give it the cluster's token: {AUTH_MODE_ENV}=token with "
+            f"{AUTH_TOKEN_ENV}, {AUTH_TOKEN_PATH_ENV} or ~/.ray/auth_token (`ray "
+            "get-auth-token` on the head node prints it); nothing was sent"
+        )
     if settings.address:
         detail = detail.replace(settings.address, settings.masked_address)
         return EngineUnavailableError(
