@@ -54,4 +54,4 @@ lock: $(BIN)/python
 	mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf $(VENV) .tox build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .tox build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

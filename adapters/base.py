@@ -15,49 +15,17 @@ The contract each engine must honour is enforced by one equivalence suite
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from ground.retry import MAX_BACKOFF_S, RetryPolicy
 
 TaskFunc = Callable[[Any], Awaitable[Any]]
 """An async callable taking one item: what legacy code passes as ``task_func``."""
 
 ZeroArgTask = Callable[[], Awaitable[Any]]
 """An async callable taking nothing: what the scheduler runs."""
-
-MAX_BACKOFF_S = 300.0
-"""The longest wait before one retry, on every engine."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retries for exceptions a worker's flags mark retryable (by class name).
-
-    The whole batch is retried, so a retryable task must be idempotent: this is the same
-    contract as Celery's ``autoretry_for``. Backoff is exponential with full jitter.
-    """
-
-    max_retries: int = 0
-    backoff_s: float = 1.0
-    retryable: tuple[str, ...] = ()
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt + 1``: full jitter, capped.
-
-        Uniform in ``[0, backoff_s * 2**attempt]``, never more than :data:`MAX_BACKOFF_S`,
-        so a fleet of retrying batches spreads out instead of retrying in lockstep.
-        """
-        ceiling = min(MAX_BACKOFF_S, self.backoff_s * (2**attempt))
-        return random.uniform(0, ceiling)
-
-    def is_retryable(self, exc: BaseException) -> bool:
-        """True when ``exc`` or one of its base classes is named in ``retryable``."""
-        if not self.retryable:
-            return False
-        names = {cls.__name__ for cls in type(exc).__mro__}
-        names |= {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
-        return not names.isdisjoint(self.retryable)
 
 
 @dataclass(frozen=True, slots=True)

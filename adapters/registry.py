@@ -18,9 +18,9 @@ ENGINE_NAMES = ("legacy", "celery", "ray")
 # name -> "module:factory"; the factory takes no arguments and reads its configuration from
 # the environment (one place per engine, see each module's docstring).
 _FACTORIES: dict[str, str] = {
-    "legacy": "adapters.legacy_engine:LegacyEngine",
+    "legacy": "adapters.legacy.engine:LegacyEngine",
     "celery": "adapters.celery.engine:CeleryEngine",
-    "ray": "adapters.ray_engine:RayEngine",
+    "ray": "adapters.ray.engine:RayEngine",
 }
 
 _engines: dict[str, ExecutionEngine] = {}

@@ -29,10 +29,8 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any
 
+from ground.constants import TASK_MODULES_ENV
 from ground.errors import ConfigurationError, NotPortableError, TaskRefusedError
-
-TASK_MODULES_ENV = "CUTOVER_TASK_MODULES"
-"""The environment variable holding the allow-list of task module prefixes."""
 
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _DOTTED_NAME = re.compile(rf"{_DOTTED}\Z", re.ASCII)

@@ -35,10 +35,11 @@ from adapters.celery.engine import CeleryEngine
 from adapters.celery.settings import CelerySettings, queue_for_worker
 from adapters.celery.tasks import RUN_BATCH, retry_policy_to_options
 from adapters.celery.worker_process import CeleryWorkerProcess
-from adapters.legacy_engine import LegacyEngine
+from adapters.legacy.engine import LegacyEngine
 from adapters.task_refs import task_reference
 from benchmarks.common import Timing, machine_details, measure_interleaved, render_table
 from cutover.demo import tasks
+from ground.constants import TASK_MODULES_ENV
 from legacy import AsyncWorkerOptimizer
 
 WORKER_ID = "bench"
@@ -71,7 +72,7 @@ async def run(repeats: int) -> dict[str, Any]:
     In production they do not share a host, so the bench does not make them share one. Every
     phase times its own legacy and process-pool cells, and its ratios use those.
     """
-    os.environ.setdefault("CUTOVER_TASK_MODULES", "cutover.demo")
+    os.environ.setdefault(TASK_MODULES_ENV, "cutover.demo")
     items = list(range(1000))
     batches = [items[i : i + 10] for i in range(0, 1000, 10)]
     optimizer = AsyncWorkerOptimizer()
@@ -128,7 +129,7 @@ async def _celery_phase(
         broker_url=settings.broker_url,
         backend_url=settings.result_backend,
         queues=(queue_for_worker(WORKER_ID),),
-        task_modules=os.environ["CUTOVER_TASK_MODULES"],
+        task_modules=os.environ[TASK_MODULES_ENV],
         concurrency=os.cpu_count() or 2,
         name="bench",
         cwd=REPO_ROOT,
@@ -161,7 +162,7 @@ async def _celery_phase(
 
 async def _ray_phase(items: list[int], cpu_baselines: list[Cell], repeats: int) -> list[Timing]:
     """A local Ray sized to the machine, and no Celery worker."""
-    from adapters.ray_engine import RayEngine, raw_batch_runner
+    from adapters.ray.engine import RayEngine, raw_batch_runner
 
     ray_engine = RayEngine()
     try:

@@ -40,6 +40,7 @@ from compat import calllog
 from compat.optimizer import AsyncWorkerOptimizer as CompatOptimizer
 from compat.router import Router, set_router
 from cutover.demo import tasks
+from ground.constants import CALL_LOG_LEVEL_ENV, LOG_LEVEL_ENV
 from legacy import AsyncWorkerOptimizer as LegacyOptimizer
 
 WORKER = "hotpath-bench"
@@ -188,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         sys.stderr = stderr
     call_log = {
-        name: os.environ.get(name, "(unset)")
-        for name in ("CUTOVER_LOG_LEVEL", "CUTOVER_CALL_LOG_LEVEL")
+        name: os.environ.get(name, "(unset)") for name in (LOG_LEVEL_ENV, CALL_LOG_LEVEL_ENV)
     }
     report = {"machine": machine_details(), "call_log": call_log, "per_call": figures}
     if args.json:

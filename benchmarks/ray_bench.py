@@ -28,6 +28,7 @@ import psutil
 
 from adapters.base import CallOptions
 from benchmarks.common import Timing, machine_details, render_table
+from ground.constants import TASK_MODULES_ENV
 
 ITEMS = 1000
 BATCH_SIZE = 10
@@ -67,8 +68,8 @@ def ray_worker_cpu_seconds() -> float:
 
 async def run(repeats: int, cpu_repeats: int) -> tuple[list[Timing], dict[str, float], list[str]]:
     """Every cell; returns the timings, the ratios and notes on the conditions."""
-    os.environ.setdefault("CUTOVER_TASK_MODULES", "cutover.demo")
-    from adapters.ray_engine import RayEngine, raw_batch_runner
+    os.environ.setdefault(TASK_MODULES_ENV, "cutover.demo")
+    from adapters.ray.engine import RayEngine, raw_batch_runner
     from cutover.demo import tasks
     from legacy import AsyncWorkerOptimizer
 

@@ -31,9 +31,9 @@ from typing import Any, Final
 
 import structlog
 
+from ground.constants import CALL_LOG_LEVEL_ENV, LOG_LEVEL_ENV
 from ground.logs import get_logger, on_configure
 
-CALL_LOG_LEVEL_ENV: Final = "CUTOVER_CALL_LOG_LEVEL"
 SUMMARY_INTERVAL_ENV: Final = "CUTOVER_CALL_SUMMARY_S"
 DEFAULT_SUMMARY_INTERVAL_S: Final = 60.0
 MAX_SAMPLES: Final = 2048
@@ -47,7 +47,7 @@ _NEVER: Final = float("inf")
 def level_from_env() -> int:
     """The call log's threshold: ``CUTOVER_CALL_LOG_LEVEL``, else ``CUTOVER_LOG_LEVEL``."""
     names = logging.getLevelNamesMapping()
-    for variable in (CALL_LOG_LEVEL_ENV, "CUTOVER_LOG_LEVEL"):
+    for variable in (CALL_LOG_LEVEL_ENV, LOG_LEVEL_ENV):
         name = os.environ.get(variable, "").strip().upper()
         if name in ("OFF", "NONE"):
             return _OFF

@@ -15,8 +15,8 @@ import os
 import secrets
 
 from flags import validate_worker_id
+from ground.constants import WORKER_ENV
 
-WORKER_ENV = "CUTOVER_WORKER"
 DEFAULT_WORKER = "default"
 
 _prefix = secrets.token_hex(4)

@@ -6,8 +6,12 @@ The importable pieces are top-level packages that show the architecture:
 - ``adapters`` one execution interface and its engines (asyncio, Celery, Ray),
 - ``flags``    per-worker routing flags,
 - ``compat``   the drop-in shim a worker imports instead of the legacy module,
-- ``cutover``  the roof: the CLI, operations and the demo,
-- ``ground``   the floor they all stand on: errors, logging, constants.
+- ``cutover``  the roof: the CLI, operations, the worker's Celery app (``cutover.celery_app``)
+  and the demo,
+- ``ground``   the floor they all stand on: errors, logging, constants, the retry policy, the
+  URL-scheme dispatcher.
+
+ARCHITECTURE.md says what each may import; ``lint-imports`` enforces it.
 """
 
 from __future__ import annotations

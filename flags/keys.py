@@ -6,7 +6,9 @@ slot and the compare-and-set script may touch all of them atomically.
 
 from __future__ import annotations
 
-PREFIX = "cutover:{cutover-flags}:"
+from ground.constants import FLAGS_KEY_PREFIX
+
+PREFIX = FLAGS_KEY_PREFIX
 """The prefix of every key below; nothing else of cutover's lives under it."""
 
 RECORDS_KEY = PREFIX + "records"

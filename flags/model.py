@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
+import ground.retry
 from ground.errors import FlagValidationError
 
 Engine: TypeAlias = Literal["legacy", "celery", "ray"]
@@ -40,6 +41,9 @@ MAX_TEXT = 1000
 
 DEFAULT_MAX_CANDIDATE_ERROR_RATE: Final = 0.001
 """The share of shadow comparisons in which the candidate may raise or time out."""
+DEFAULT_VERDICT_ALPHA: Final = 0.05
+"""The readiness verdict's error level: the chance, over all time and however often the
+verdict is read, that it calls a criterion proven when it is not."""
 
 DEFAULT_ROLLOUT_STEPS: Final[tuple[float, ...]] = (5.0, 25.0, 50.0, 100.0)
 """The percentages ``cutover promote`` steps through after 0 (a worker's ``rollout`` may
@@ -231,12 +235,17 @@ class ShadowConfig:
     always what the caller gets. ``max_mismatch_rate``, ``max_candidate_p95_ratio`` and
     ``min_comparisons`` are the gate a candidate must pass before it may be promoted.
     ``max_mismatch_rate`` and ``max_candidate_error_rate`` (a candidate that raised or timed
-    out), over at least ``min_comparisons`` recent comparisons, are also what the automatic
-    guard (:mod:`cutover.ops.guard`) rolls a worker back on.
+    out) are also what the automatic guard (:mod:`cutover.ops.guard`) rolls a worker back on,
+    once its verdict proves one of them exceeded.
 
-    ``max_candidate_error_rate`` was added after records were first stored: it is left out of
-    :meth:`to_dict` while it has its default, so a process running an older version of the
-    model (which refuses unknown fields) still reads the records this one writes.
+    ``alpha`` is the verdict's error level (:mod:`cutover.verdict`); the latency criterion
+    holds the *median per-call* ratio candidate / primary to ``max_candidate_p95_ratio`` (the
+    name predates the paired test). ``min_comparisons`` is only a floor before ``ready``.
+
+    ``max_candidate_error_rate`` and ``alpha`` were added after records were first stored:
+    each is left out of :meth:`to_dict` while it has its default, so a process running an
+    older version of the model (which refuses unknown fields) still reads the records this
+    one writes.
     """
 
     PATH: ClassVar[str] = "shadow."
@@ -254,6 +263,7 @@ class ShadowConfig:
     max_candidate_p95_ratio: float = 1.5
     min_comparisons: int = 1000
     max_candidate_error_rate: float = DEFAULT_MAX_CANDIDATE_ERROR_RATE
+    alpha: float = DEFAULT_VERDICT_ALPHA
 
     def __post_init__(self) -> None:
         p = self.PATH
@@ -280,6 +290,8 @@ class ShadowConfig:
         _integer(p + "min_comparisons", self.min_comparisons, 0, 1_000_000_000)
         errors = _number(p + "max_candidate_error_rate", self.max_candidate_error_rate, 0.0, 1.0)
         _set(self, "max_candidate_error_rate", errors)
+        alpha = _number(p + "alpha", self.alpha, 0.0, 0.5, above_low=True)
+        _set(self, "alpha", alpha)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of this configuration (newer fields only when not default)."""
@@ -299,6 +311,8 @@ class ShadowConfig:
         }
         if self.max_candidate_error_rate != DEFAULT_MAX_CANDIDATE_ERROR_RATE:
             data["max_candidate_error_rate"] = self.max_candidate_error_rate
+        if self.alpha != DEFAULT_VERDICT_ALPHA:
+            data["alpha"] = self.alpha
         return data
 
     @classmethod
@@ -312,34 +326,78 @@ class ShadowConfig:
         return cls(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retries of a routed call: at most ``max`` more attempts, exponential backoff.
+@dataclass(frozen=True, slots=True, init=False)
+class RetryPolicy(ground.retry.RetryPolicy):
+    """Retries of a routed call, as a flag: at most ``max_retries`` more attempts, exponential
+    backoff, only for exceptions whose class name (or dotted ``module.Name``) is in
+    ``retryable``.
 
-    Only exceptions whose class name (or dotted ``module.Name``) is in ``retryable`` are
-    retried; the adapters apply it.
+    It *is* the engines' policy (:class:`ground.retry.RetryPolicy`), validated, so the
+    adapters apply it as it stands. Stored as ``{"max": ..., "backoff_s": ..., "retryable":
+    [...]}``: the stored key stays ``max`` so that processes of earlier versions, which refuse
+    unknown fields, still read what this one writes; :meth:`from_dict` also reads
+    ``max_retries`` (what a later version may write).
     """
 
     PATH: ClassVar[str] = "retries."
+    STORED_MAX: ClassVar[str] = "max"
 
-    max: int = 0
-    backoff_s: float = 1.0
-    retryable: tuple[str, ...] = ()
+    def __init__(
+        self,
+        max_retries: int = 0,
+        backoff_s: float = 1.0,
+        retryable: tuple[str, ...] = (),
+        *,
+        max: int | None = None,  # the earlier name of max_retries, kept for its callers
+    ) -> None:
+        if max is not None:
+            if max_retries not in (0, max):
+                raise FlagValidationError(
+                    self.PATH + "max_retries", max_retries, f"the same as max ({max!r})"
+                )
+            max_retries = max
+        _set(self, "max_retries", max_retries)
+        _set(self, "backoff_s", backoff_s)
+        _set(self, "retryable", retryable)
+        self._validate()
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         p = self.PATH
-        _integer(p + "max", self.max, 0, 100)
+        _integer(p + self.STORED_MAX, self.max_retries, 0, 100)
         _set(self, "backoff_s", _number(p + "backoff_s", self.backoff_s, 0.0, 3600.0))
         names = _names(p + "retryable", self.retryable, _EXCEPTION_NAME, "an exception class name")
         _set(self, "retryable", names)
 
+    @property
+    def max(self) -> int:
+        """``max_retries`` under its earlier name (the stored key)."""
+        return self.max_retries
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of this policy."""
-        return {"max": self.max, "backoff_s": self.backoff_s, "retryable": list(self.retryable)}
+        """A JSON-ready dict of this policy (``max`` is the stored name of ``max_retries``)."""
+        return {
+            self.STORED_MAX: self.max_retries,
+            "backoff_s": self.backoff_s,
+            "retryable": list(self.retryable),
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> RetryPolicy:
-        """Build a policy from JSON data; missing fields take their defaults."""
+        """Build a policy from JSON data; missing fields take their defaults.
+
+        ``max`` (stored by every version so far) and ``max_retries`` are the same field;
+        both at once must agree.
+        """
+        if isinstance(data, Mapping) and cls.STORED_MAX in data:
+            values = dict(data)
+            stored = values.pop(cls.STORED_MAX)
+            if values.setdefault("max_retries", stored) != stored:
+                raise FlagValidationError(
+                    cls.PATH + "max_retries",
+                    values["max_retries"],
+                    f"the same as {cls.PATH}{cls.STORED_MAX} ({stored!r}), or left out",
+                )
+            data = values
         return cls(**_fields_of(cls, data, cls.PATH))
 
 

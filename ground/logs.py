@@ -30,6 +30,8 @@ import orjson
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from ground.constants import LOG_LEVEL_ENV
+
 _configured = False
 
 _SECRET_KEYS = frozenset({"password", "token", "secret", "authorization"})
@@ -114,7 +116,7 @@ def configure_logging(*, force: bool = False) -> None:
     global _configured
     if _configured and not force:
         return
-    level_name = os.environ.get("CUTOVER_LOG_LEVEL", "INFO").upper()
+    level_name = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
     level = logging.getLevelNamesMapping().get(level_name, logging.INFO)
     renderer: Any
     logger_factory: Any

@@ -4,7 +4,8 @@ results awaited on the caller's loop through the Redis result backend's pub/sub.
 Modules, one job each:
 
 - ``settings``   configuration from the environment (the one place that reads it),
-- ``app``        the Celery application (``celery -A adapters.celery.app worker``),
+- ``app``        the engine's Celery application (the roof's ``cutover.celery_app`` adds
+                 the guard to it: that is the app a deployment runs),
 - ``tasks``      what runs in the worker: resolve the task by reference, run the batch,
 - ``worker_loop`` the per-process event loop the worker runs coroutines on,
 - ``results``    the client side: await task results without blocking the event loop,

@@ -1,11 +1,13 @@
-"""The Celery application of cutover.
+"""The Celery application of the engine: its configuration and the worker tasks.
 
-``celery -A adapters.celery.app worker`` (or ``cutover worker celery``) runs a worker for it,
-so Flower and ``celery inspect`` work as usual; ``celery -A adapters.celery.app beat`` runs
-the automatic guard on its schedule (:mod:`adapters.celery.guard_task`), and
-``celery -A adapters.celery.app flower`` runs Flower on it. Configuration comes from the
-environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is accepted for
-tasks, remote control speaks Celery's plain JSON (:mod:`adapters.celery.control`).
+The engine's client builds one with :func:`create_app` to publish; ``celery -A
+adapters.celery.app worker`` runs a worker that executes the engine's tasks. The app a
+deployment runs, with the automatic guard and its Beat schedule registered too, is the roof's
+:mod:`cutover.celery_app` (``cutover worker celery`` starts that one). Configuration comes from
+the environment (:mod:`adapters.celery.settings`); only the typed JSON serializer is accepted
+for tasks, while remote control (``celery inspect``, Flower) speaks Celery's plain JSON
+(:mod:`adapters.celery.control`). Loaded by Celery's own command line (``celery -A ...
+flower``, either module), the app becomes Celery's current one there.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
-from adapters.celery import guard_task, tasks, worker_loop
+from adapters.celery import tasks, worker_loop
 from adapters.celery.control import JsonControl
 from adapters.celery.settings import CelerySettings
 from adapters.celery.summaries import install_result_summaries
@@ -42,7 +44,6 @@ def create_app(settings: CelerySettings | None = None) -> Celery:
             install_result_summaries()
 
     worker_init.connect(_summaries_in_our_workers, weak=False)
-    guard_task.register(celery_app)  # the automatic guard and its Beat schedule
     return celery_app
 
 

@@ -20,18 +20,18 @@ live in the result backend's Redis.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from ground.errors import ConfigurationError, DeadLetterError
+from ground.constants import DLQ_STREAM_KEY
+from ground.errors import DeadLetterError
 from ground.logs import mask_text, mask_url
+from ground.schemes import SchemeTable, scheme_of
 
-DLQ_STREAM = "cutover:dlq"
+DLQ_STREAM = DLQ_STREAM_KEY
 """The Redis stream of the Redis store."""
 DLQ_EXCHANGE = "cutover.dlx"
 """The AMQP store's dead-letter exchange (fanout, durable)."""
@@ -40,13 +40,16 @@ DLQ_QUEUE = "cutover.dead"
 DLQ_MAX_ENTRIES = 100_000
 """Both stores are capped: past this, the oldest entries are dropped."""
 
-_BACKENDS = {
-    "redis": "adapters.celery.dlq_backends.redis:RedisDeadLetterStore",
-    "rediss": "adapters.celery.dlq_backends.redis:RedisDeadLetterStore",
-    "amqp": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
-    "amqps": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
-    "pyamqp": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
-}
+_BACKENDS = SchemeTable(
+    "dead-letter store",
+    {
+        "redis": "adapters.celery.dlq_backends.redis:RedisDeadLetterStore",
+        "rediss": "adapters.celery.dlq_backends.redis:RedisDeadLetterStore",
+        "amqp": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
+        "amqps": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
+        "pyamqp": "adapters.celery.dlq_backends.amqp:AmqpDeadLetterStore",
+    },
+)
 _AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
 
 
@@ -210,22 +213,14 @@ class DeadLetterConfig(Protocol):
 
 def backend_class(url: str) -> type[DeadLetterStore]:
     """The implementation for ``url``'s scheme (imported on first use)."""
-    scheme = urlsplit(url).scheme.lower()
-    target = _BACKENDS.get(scheme)
-    if target is None:
-        raise ConfigurationError(
-            f"dead-letter store {mask_url(url)!r}: unknown scheme {scheme!r}; expected "
-            "redis://, rediss://, amqp:// or amqps://"
-        )
-    module_name, _, class_name = target.partition(":")
-    cls: type[DeadLetterStore] = getattr(importlib.import_module(module_name), class_name)
+    cls: type[DeadLetterStore] = _BACKENDS.resolve(url)
     return cls
 
 
 def dead_letter_url(config: DeadLetterConfig) -> str:
     """Where dead letters of this configuration live: an AMQP broker, else the backend."""
     broker = str(config.broker_url)
-    if urlsplit(broker).scheme.lower() in _AMQP_SCHEMES:
+    if scheme_of(broker) in _AMQP_SCHEMES:
         return broker
     from adapters.celery.backend import redis_url
 
@@ -241,7 +236,7 @@ def open_dead_letter_store(config: DeadLetterConfig) -> DeadLetterStore:
     (``broker_use_ssl`` / ``redis_backend_use_ssl``) apply to the store's connection.
     """
     url = dead_letter_url(config)
-    if urlsplit(url).scheme.lower() in _AMQP_SCHEMES:  # the broker itself
+    if scheme_of(url) in _AMQP_SCHEMES:  # the broker itself
         ssl = getattr(config, "broker_use_ssl", None)
     else:
         ssl = getattr(config, "redis_backend_use_ssl", None)

@@ -29,12 +29,13 @@ from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.celery.summaries import SUMMARIZED_REQUEST
 from adapters.remote_exceptions import encode_exception
 from adapters.task_refs import resolve_task
+from ground.constants import DELIVERIES_KEY_PREFIX
 from ground.errors import PoisonBatchError, TaskRefusedError
 from ground.logs import get_logger
 
 MAX_DELIVERIES_ENV = "CUTOVER_MAX_DELIVERIES"
 DEFAULT_MAX_DELIVERIES = 3
-DELIVERIES_KEY = "cutover:deliveries:"
+DELIVERIES_KEY = DELIVERIES_KEY_PREFIX
 """Prefix of the Redis counter of a redelivered task's deliveries (on the result backend)."""
 
 RUN_BATCH = "cutover.run_batch"

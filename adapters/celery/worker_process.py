@@ -16,10 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ground.constants import BROKER_URL_ENV, LOG_LEVEL_ENV, RESULT_BACKEND_ENV, TASK_MODULES_ENV
+
 
 @dataclass
 class CeleryWorkerProcess:
-    """A real ``celery -A adapters.celery.app worker`` subprocess."""
+    """A real ``celery -A <app> worker`` subprocess (the engine's app unless told otherwise)."""
 
     broker_url: str
     backend_url: str
@@ -32,16 +34,19 @@ class CeleryWorkerProcess:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    app: str = "adapters.celery.app"
+    """The ``-A`` module: the roof passes ``cutover.celery_app`` for a worker that also runs
+    the guard (this layer may not import, or name, the roof)."""
 
     def env(self) -> dict[str, str]:
         """The worker's environment: broker, backend and the task allow-list."""
         env = dict(os.environ)
         env.update(
             {
-                "CUTOVER_BROKER_URL": self.broker_url,
-                "CUTOVER_RESULT_BACKEND": self.backend_url,
-                "CUTOVER_TASK_MODULES": self.task_modules,
-                "CUTOVER_LOG_LEVEL": env.get("CUTOVER_LOG_LEVEL", "WARNING"),
+                BROKER_URL_ENV: self.broker_url,
+                RESULT_BACKEND_ENV: self.backend_url,
+                TASK_MODULES_ENV: self.task_modules,
+                LOG_LEVEL_ENV: env.get(LOG_LEVEL_ENV, "WARNING"),
             }
         )
         if self.cwd is not None:
@@ -57,7 +62,7 @@ class CeleryWorkerProcess:
             "-m",
             "celery",
             "-A",
-            "adapters.celery.app",
+            self.app,
             "worker",
             "--queues",
             ",".join(self.queues),

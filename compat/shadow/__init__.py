@@ -1,4 +1,4 @@
-"""Shadow mode: run a sample of calls on a candidate engine too, compare, record, report.
+"""Shadow mode: run a sample of calls on a candidate engine too, compare, record.
 
 Small pluggable pieces, each in its own module:
 
@@ -8,9 +8,11 @@ Small pluggable pieces, each in its own module:
 - :mod:`compat.shadow.redact` — :func:`redact`, sensitive fields out before anything is stored;
 - :mod:`compat.shadow.records` — :class:`ShadowRecord` and its outcomes;
 - :mod:`compat.shadow.recorders` — where records go (Redis stream, JSON lines, memory);
-- :mod:`compat.shadow.report` — :func:`build_report`, the readiness verdict;
 - :mod:`compat.shadow.safety` and :mod:`compat.shadow.runner` — which calls are shadowed,
   and the experiment itself.
+
+The offline report and readiness verdict live in the roof (:mod:`cutover.verdict`): the
+shim only records.
 
 Importing this package imports none of them (and neither Celery, Ray nor redis-py).
 """

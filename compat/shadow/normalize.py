@@ -76,11 +76,6 @@ def generalize(path: str) -> str:
     return _INDEX.sub(WILDCARD, path)
 
 
-def generalize_segments(segments: Segments) -> Segments:
-    """The segments of :func:`generalize`."""
-    return tuple(WILDCARD if _INDEX.fullmatch(seg) else seg for seg in segments)
-
-
 @dataclass(frozen=True, slots=True)
 class PathPattern:
     """A parsed pattern: its segments (``WILDCARD`` matches any one) and whether it is rooted."""
@@ -303,7 +298,6 @@ __all__ = [
     "fields_of",
     "format_path",
     "generalize",
-    "generalize_segments",
     "index_segment",
     "key_segment",
     "matches_any",

@@ -49,6 +49,12 @@ class ShadowRecord:
     (:mod:`compat.shadow.compare`); ``sample_input`` is a redacted, size-bounded, JSON-safe
     sample of the call's input; errors read ``"Type: message"``; ``noisy_paths`` are the
     paths that were ignored as learned noise; ``created_at`` is epoch seconds.
+
+    ``skipped`` counts the calls of this worker, sampled for a shadow in this process since
+    its previous record, whose shadow was skipped because too many were in flight: those
+    are the calls made while candidates ran slow, so the verdict counts them as slow calls
+    rather than letting their absence flatter the candidate. Records written before it
+    existed read 0.
     """
 
     worker: str
@@ -67,6 +73,7 @@ class ShadowRecord:
     noisy_paths: tuple[str, ...]
     items: int
     created_at: float
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -101,6 +108,7 @@ class ShadowRecord:
             "noisy_paths": list(self.noisy_paths),
             "items": self.items,
             "created_at": self.created_at,
+            "skipped": self.skipped,
         }
 
     @classmethod
@@ -129,6 +137,7 @@ class ShadowRecord:
                 noisy_paths=_texts(data, "noisy_paths"),
                 items=_integer(data, "items"),
                 created_at=_number(data, "created_at"),
+                skipped=_integer(data, "skipped") if data.get("skipped") is not None else 0,
             )
         except KeyError as exc:
             raise InvalidArgumentError(f"shadow record without {exc.args[0]!r}") from None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,11 @@ class ShadowRunner:
         # first hundred candidates of a worker at 25 calls/s, p95 1 s against 40 ms).
         self._engines_ready: set[str] = {"legacy"}
         self._engines_starting: set[str] = set()
+        # Sampled calls per worker whose shadow was skipped because too many were in flight,
+        # since that worker's last record: the next record carries them (``skipped``), so the
+        # verdict can count them as the slow calls they likely were.
+        self._saturated: dict[str, int] = {}
+        self._saturated_lock = threading.Lock()
 
     @property
     def recorder(self) -> ShadowRecorder:
@@ -168,6 +174,8 @@ class ShadowRunner:
             return None
         if len(self.in_flight.tasks) >= self.max_in_flight:
             metrics.count("shadow_skipped_saturated", worker_id, candidate)
+            with self._saturated_lock:
+                self._saturated[worker_id] = self._saturated.get(worker_id, 0) + 1
             return None
         if candidate not in self._engines_ready:
             if candidate in self._engines_starting:
@@ -337,9 +345,15 @@ class ShadowRunner:
             noisy_paths=tuple(sorted(noisy)),
             items=work.items,
             created_at=time.time(),
+            skipped=self._take_saturated(worker_id),
         )
         metrics.count(f"shadow_{outcome}", worker_id, config.route)
         self.recorder.record(record)
+
+    def _take_saturated(self, worker_id: str) -> int:
+        """The saturated skips of ``worker_id`` not yet carried by a record (now reset)."""
+        with self._saturated_lock:
+            return self._saturated.pop(worker_id, 0)
 
 
 _runner: ShadowRunner | None = None

@@ -34,7 +34,12 @@ EXIT_REFUSED = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Assemble the parser from every command module that is present."""
+    """Assemble the parser from every command module.
+
+    A command module that is missing or broken fails here, loudly, with its own
+    ``ImportError``: a ``cutover`` that silently lacks ``rollback`` is worse than one that
+    does not start.
+    """
     parser = argparse.ArgumentParser(
         prog="cutover",
         description="Move asyncio workers onto Celery and Ray, one worker at a time.",
@@ -42,13 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cutover {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # a command that has not arrived yet
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

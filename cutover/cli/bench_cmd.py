@@ -63,7 +63,7 @@ def results_path(args: argparse.Namespace, config: BenchConfig) -> Path | None:
     """Where to record the results: asked for, or the checkout's file for a full run."""
     if args.write_results is not None:
         return Path(args.write_results)
-    if args.no_write_results or not config.full or not RESULTS_PATH.parent.is_dir():
+    if args.no_write_results or not config.full or RESULTS_PATH is None:
         return None
     return RESULTS_PATH
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from adapters.celery.dlq import (
 )
 from adapters.celery.settings import CelerySettings
 from cutover.cli.common import print_help
+from cutover.cli.output import print_json, print_table
 from ground.errors import CutoverError, InvalidArgumentError
 from ground.logs import mask_text
 
@@ -123,7 +123,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         total = store.count()
         url = store.display_url
     if args.json:
-        _print_json(
+        print_json(
             {"store": url, "count": total, "entries": [_summary(letter) for letter in letters]}
         )
         return 0
@@ -145,7 +145,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for letter in letters
     ]
     headers = ["ID", "FAILED AT", "REASON", "REFERENCE", "ITEMS", "QUEUE", "WORKER", "EXCEPTION"]
-    _print_table(headers, rows)
+    print_table(headers, rows)
     if len(letters) < total:
         print(f"(the newest {len(letters)} of {total}: --limit shows more)")
     return 0
@@ -158,7 +158,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if letter is None:
             raise not_found(args.entry_id, store)
     if args.json:
-        _print_json({**_summary(letter), "items": codec.encode(letter.items), **_details(letter)})
+        print_json({**_summary(letter), "items": codec.encode(letter.items), **_details(letter)})
         return 0
     for key, value in _summary(letter).items():
         print(f"{key + ':':<12} {value}")
@@ -199,7 +199,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         app.close()
     if args.json:
-        _print_json({"replayed": replayed, "refused": refused})
+        print_json({"replayed": replayed, "refused": refused})
     else:
         for entry in replayed:
             print(f"replayed {entry['id']} as task {entry['task_id']} on {entry['queue'] or '-'}")
@@ -224,7 +224,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
         else:
             raise not_found(args.entry_id, store)
     if args.json:
-        _print_json({"purged": count})
+        print_json({"purged": count})
     else:
         print(f"purged {count} dead letter{'s' if count != 1 else ''}")
     return 0
@@ -263,19 +263,6 @@ def _when(timestamp: float) -> str:
 def _short(text: str) -> str:
     line = text.splitlines()[0] if text else ""
     return line if len(line) <= EXCEPTION_WIDTH else line[: EXCEPTION_WIDTH - 3] + "..."
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
-
-
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    for row in [headers, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
 
 
 __all__ = ["cmd_list", "cmd_purge", "cmd_replay", "cmd_show", "register", "settings_of"]

@@ -6,7 +6,7 @@
     cutover flags get WORKER
     cutover flags set WORKER --route R [--percent P] [--base R] [--shadow R --sample S]
         [--shadow-timeout S] [--min-comparisons N] [--max-mismatch-rate R]
-        [--max-p95-ratio X] [--max-candidate-error-rate R]
+        [--max-p95-ratio X] [--max-candidate-error-rate R] [--alpha A]
         [--hybrid-threshold N] [--hybrid-mode M] [--hybrid-candidates E,E]
         [--priority N] [--queue Q] [--fallback legacy|fail] [--retries N]
         [--retryable NAME ...] [--rollout STEPS] [--expect-version V] --reason TEXT [--actor A]
@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import socket
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from cutover.cli.common import add_flags_url, print_help
+from cutover.cli.output import print_json, print_table
 from cutover.display import show_value
 from flags.model import ENGINES, FALLBACKS, HYBRID_MODES, ROUTES, FlagRecord
 from flags.store import AuditEntry, FlagStore, diff
@@ -45,20 +44,26 @@ PLAN_DEFAULT = "default"
 
 SHADOW_THRESHOLD_OPTIONS = (
     ("--shadow-timeout", "S", "timeout_s", "seconds a shadow candidate may take (default 10)"),
-    ("--min-comparisons", "N", "min_comparisons", "comparisons a verdict needs (default 1000)"),
+    (
+        "--min-comparisons",
+        "N",
+        "min_comparisons",
+        "a floor of comparisons before ready (default 1000)",
+    ),
     ("--max-mismatch-rate", "R", "max_mismatch_rate", "mismatch rate allowed (default 0.001)"),
     (
         "--max-p95-ratio",
         "X",
         "max_candidate_p95_ratio",
-        "candidate p95 / primary p95 allowed (default 1.5)",
+        "median per-call latency candidate / primary allowed (default 1.5)",
     ),
     (
         "--max-candidate-error-rate",
         "R",
         "max_candidate_error_rate",
-        "candidate error rate before the guard rolls back (default 0.001)",
+        "candidate error (or timeout) rate allowed (default 0.001)",
     ),
+    ("--alpha", "A", "alpha", "the verdict's error level, anytime (default 0.05)"),
 )
 """``cutover flags set`` options for the shadow's verdict thresholds: option, metavar, the
 ``shadow.*`` field it sets, help."""
@@ -192,7 +197,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         url = store.display_url
     workers = dict(sorted(snapshot.records.items()))
     if args.json:
-        _print_json(
+        print_json(
             {
                 "store": url,
                 "global_kill": snapshot.global_kill,
@@ -222,7 +227,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             for worker, record in workers.items()
         ]
         headers = ["WORKER", "ROUTE", "PERCENT", "BASE", "HYBRID", "SHADOW", "KILL", "VERSION"]
-        _print_table([*headers, "UPDATED", "BY"], rows)
+        print_table([*headers, "UPDATED", "BY"], rows)
     for worker, problem in sorted(snapshot.problems.items()):
         print(f"invalid flags of {worker} (routes on legacy): {problem}")
     return 0
@@ -234,12 +239,12 @@ def cmd_get(args: argparse.Namespace) -> int:
         record = store.get(args.worker)
         url = store.display_url
     if args.json:
-        _print_json(record.to_dict())
+        print_json(record.to_dict())
         return 0
     print(f"worker: {args.worker}    store: {url}")
     if record.version == 0:
         print("(never configured: these are the defaults)")
-    _print_table(
+    print_table(
         ["FIELD", "VALUE"], [[k, show_value(v)] for k, v in _flat(record.to_dict()).items()]
     )
     return 0
@@ -281,7 +286,7 @@ def _set_kill(args: argparse.Namespace, *, kill: bool) -> int:
             before = store.get_global_kill()
             store.set_global_kill(kill, actor=actor, reason=args.reason)
             if args.json:
-                _print_json({"global_kill": kill})
+                print_json({"global_kill": kill})
             else:
                 state = "ON: every worker routes on legacy" if kill else "off"
                 print(f"global kill: {'ON' if before else 'off'} -> {state}")
@@ -303,7 +308,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _opened(args) as store:
         entries = store.history(None if args.all else args.worker, limit=limit)
     if args.json:
-        _print_json([entry.to_dict() for entry in entries])
+        print_json([entry.to_dict() for entry in entries])
         return 0
     if not entries:
         print("no changes recorded")
@@ -320,7 +325,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         ]
         for entry in entries
     ]
-    _print_table(["WHEN", "WORKER", "ACTION", "VERSION", "WHO", "WHY", "CHANGE (old -> new)"], rows)
+    print_table(["WHEN", "WORKER", "ACTION", "VERSION", "WHO", "WHY", "CHANGE (old -> new)"], rows)
     return 0
 
 
@@ -406,7 +411,7 @@ def _number(field: str, text: str) -> int | float:
 
 def _print_change(args: argparse.Namespace, old: FlagRecord, new: FlagRecord) -> None:
     if args.json:
-        _print_json(new.to_dict())
+        print_json(new.to_dict())
         return
     print(f"{args.worker}: version {old.version} -> {new.version} ({new.updated_by}: {new.reason})")
     changes = diff(old.to_dict(), new.to_dict())
@@ -414,19 +419,6 @@ def _print_change(args: argparse.Namespace, old: FlagRecord, new: FlagRecord) ->
         print("  no flag changed")
     for name, (before, after) in changes.items():
         print(f"  {name}: {show_value(before)} -> {show_value(after)}")
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
-
-
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    for row in [headers, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -5,9 +5,10 @@
     cutover guard [--once] [--interval S] [--window S] [--json] [--flags-url URL]
 
 Every ``--interval`` seconds (default ``CUTOVER_GUARD_INTERVAL_S``, 30) it judges each worker
-with a candidate over the last ``--window`` seconds of shadow records (default
-``CUTOVER_GUARD_WINDOW_S``, 300) and rolls back, as ``auto-guard``, every worker whose
-mismatch rate or candidate error rate is above its thresholds (:mod:`cutover.ops.guard`).
+with a candidate over the last ``--window`` seconds of shadow records made since its last
+flag change (default ``CUTOVER_GUARD_WINDOW_S``, 300) and rolls back, as ``auto-guard``,
+every worker whose verdict is NOT READY: a mismatch, error or latency criterion proven worse
+than its threshold (:mod:`cutover.ops.guard`, :mod:`cutover.verdict`).
 ``--once`` runs one pass and exits: 0 when nothing tripped, 1 when something did. Ctrl-C or
 SIGTERM stops the loop after the pass in progress, with exit status 0.
 """
@@ -34,10 +35,10 @@ def register(subparsers: Any) -> None:
     """Add ``guard`` to the ``cutover`` parser."""
     cmd = subparsers.add_parser(
         "guard",
-        help="roll workers back when their recent shadow numbers cross their thresholds",
+        help="roll workers back when their shadow verdict is proven NOT READY",
         description=(
-            "Judge each worker's candidate over a sliding window of shadow records and roll "
-            "back (actor auto-guard) those above their mismatch or candidate error thresholds."
+            "Judge each worker's candidate over a sliding window of shadow records (since its "
+            "last flag change) and roll back (actor auto-guard) those proven NOT READY."
         ),
     )
     cmd.add_argument("--once", action="store_true", help="one pass, then exit (1 if tripped)")

@@ -22,6 +22,7 @@ from typing import Any
 from cutover.cli.common import add_flags_url, store_and_records
 from cutover.cli.flags_cmd import default_actor
 from cutover.ops.rollout import RolloutChange, describe_plan, plan_of, promote, rollback
+from cutover.verdict.report import state_text
 from flags.stores import open_store
 
 
@@ -137,11 +138,9 @@ def _print(args: argparse.Namespace, change: RolloutChange) -> None:
     if pair is None:
         print(f"  no shadow records of {change.candidate}")
         return
-    print(f"  verdict: {'READY' if pair.verdict.ready else 'NOT READY'}")
+    print(f"  verdict: {state_text(pair.verdict)}")
     for criterion in pair.verdict.criteria:
-        print(
-            f"    [{'pass' if criterion.passed else 'FAIL'}] {criterion.name}: {criterion.detail}"
-        )
+        print(f"    {criterion.line()}")
 
 
 __all__ = ["cmd_promote", "cmd_rollback", "register"]

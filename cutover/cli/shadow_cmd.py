@@ -2,14 +2,18 @@
 
 ::
 
-    cutover shadow report [WORKER] [--json] [--limit N] [--flags-url URL]
+    cutover shadow report [WORKER] [--json] [--limit N] [--all-versions] [--flags-url URL]
 
 Reads the shadow records beside the flag store (a capped Redis stream per worker, or
 ``shadow-<worker>.jsonl`` files next to the flags file) and judges each worker's candidate
 by its current ``shadow`` flags: comparisons, match rate, counts by outcome, p50/p95
 latency of primary and candidate, the most frequent mismatches with a sample input each,
 learned noisy paths and the readiness verdict with the numbers behind it
-(:mod:`compat.shadow.report`). ``--limit`` is the number of newest records read per worker.
+(:mod:`cutover.verdict.report`). ``--limit`` is the number of newest records read per worker.
+
+Like ``promote`` and the guard, it judges only the records made since each worker's last
+flag change (the flags changed, the evidence starts again); ``--all-versions`` judges every
+record read instead.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import sys
 from typing import Any
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, open_recorder
-from compat.shadow.report import build_report
 from cutover.cli.common import add_flags_url, print_help
-from flags import ShadowConfig
+from cutover.ops.evidence import last_change_at
+from cutover.verdict.report import build_report
+from flags import FlagRecord
 from flags.stores import configured_flags_url, open_store
 from ground.errors import FlagError, InvalidArgumentError
-from ground.logs import mask_url
+from ground.logs import get_logger, mask_url
+
+log = get_logger("cutover.cli.shadow")
 
 
 def register(subparsers: Any) -> None:
@@ -52,21 +59,27 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"newest records read per worker (default {DEFAULT_READ_LIMIT})",
     )
+    cmd.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="judge every record read, not only those since each worker's last flag change",
+    )
     add_flags_url(cmd)
     cmd.set_defaults(handler=cmd_report)
 
 
-def _configs(url: str, workers: set[str]) -> dict[str, ShadowConfig | None]:
-    """Each worker's current shadow configuration (``None``: none, or unreadable flags)."""
+def _flags(url: str, workers: set[str]) -> dict[str, FlagRecord | None]:
+    """Each worker's current flags (``None``: unreadable or invalid, judged by the defaults)."""
     store = open_store(url)
     try:
-        configs: dict[str, ShadowConfig | None] = {}
+        found: dict[str, FlagRecord | None] = {}
         for worker in sorted(workers):
             try:
-                configs[worker] = store.get(worker).shadow
-            except FlagError:
-                configs[worker] = None  # unreadable or invalid flags: judged by the defaults
-        return configs
+                found[worker] = store.get(worker)
+            except FlagError as exc:
+                log.warning("shadow_report_flags_unreadable", worker=worker, error=str(exc))
+                found[worker] = None
+        return found
     finally:
         store.close()
 
@@ -81,8 +94,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         records = recorder.read(args.worker, limit=args.limit)
     finally:
         recorder.close()
-    configs = _configs(url, {record.worker for record in records})
-    report = build_report(records, configs, source=mask_url(url))
+    flags = _flags(url, {record.worker for record in records})
+    configs = {worker: None if f is None else f.shadow for worker, f in flags.items()}
+    older: dict[str, int] = {}
+    if not args.all_versions:
+        since = {w: None if f is None else last_change_at(f) for w, f in flags.items()}
+        kept = [r for r in records if (since[r.worker] or 0.0) <= r.created_at]
+        for record in records:
+            if (since[record.worker] or 0.0) > record.created_at:
+                older[record.worker] = older.get(record.worker, 0) + 1
+        records = kept
+    report = build_report(records, configs, source=mask_url(url), older=older)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2, sort_keys=True, default=repr)
         sys.stdout.write("\n")

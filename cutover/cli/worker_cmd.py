@@ -1,6 +1,6 @@
 """``cutover worker celery``: start a real Celery worker for cutover's app.
 
-A thin wrapper over ``celery -A adapters.celery.app worker`` (the process is *replaced* by
+A thin wrapper over ``celery -A cutover.celery_app worker`` (the process is *replaced* by
 Celery's own, so signals, Flower and ``celery inspect`` behave exactly as usual). It only
 adds the conveniences that matter in cutover week: ``--for-worker W`` to consume the queue
 dedicated to a production worker (``cutover.W``) and a check that ``CUTOVER_TASK_MODULES``
@@ -14,9 +14,10 @@ import os
 import sys
 
 from adapters.celery.settings import DEFAULT_QUEUE, queue_for_worker
+from ground.constants import TASK_MODULES_ENV
 from ground.errors import ConfigurationError
 
-CELERY_APP = "adapters.celery.app"
+CELERY_APP = "cutover.celery_app"
 
 
 def celery_worker_argv(args: argparse.Namespace) -> list[str]:
@@ -47,7 +48,7 @@ def celery_worker_argv(args: argparse.Namespace) -> list[str]:
 
 
 def _run_celery_worker(args: argparse.Namespace) -> int:
-    if not os.environ.get("CUTOVER_TASK_MODULES"):
+    if not os.environ.get(TASK_MODULES_ENV):
         raise ConfigurationError(
             "CUTOVER_TASK_MODULES is not set: the worker would refuse every task. Set it to "
             "the comma-separated module prefixes your task functions live in, e.g. "

@@ -42,6 +42,7 @@ from adapters.base import ExecutionEngine
 from adapters.celery.settings import CelerySettings
 from adapters.celery.worker_process import CeleryWorkerProcess
 from adapters.registry import get_engine, set_engine
+from ground.constants import CALL_LOG_LEVEL_ENV, LOG_LEVEL_ENV, TASK_MODULES_ENV
 from ground.errors import ConfigurationError, EngineUnavailableError, MissingDependencyError
 from ground.logs import configure_logging, mask_url
 
@@ -335,7 +336,7 @@ class Services:
             task_modules=self.task_modules,
             concurrency=self.concurrency,
             name=self.worker_name,
-            extra_env={"CUTOVER_LOG_LEVEL": "WARNING"},
+            extra_env={LOG_LEVEL_ENV: "WARNING"},
         )
         try:
             self.celery_worker.start(self.workdir / "logs")
@@ -529,12 +530,12 @@ def interrupts_as_keyboard_interrupt() -> Iterator[None]:
 
 def configure_task_modules(prefix: str = "cutover.demo") -> str:
     """Add ``prefix`` to ``CUTOVER_TASK_MODULES`` of this process (and so of its workers)."""
-    current = [part.strip() for part in os.environ.get("CUTOVER_TASK_MODULES", "").split(",")]
+    current = [part.strip() for part in os.environ.get(TASK_MODULES_ENV, "").split(",")]
     modules = [part for part in current if part]
     if prefix not in modules:
         modules.append(prefix)
-    os.environ["CUTOVER_TASK_MODULES"] = ",".join(modules)
-    return os.environ["CUTOVER_TASK_MODULES"]
+    os.environ[TASK_MODULES_ENV] = ",".join(modules)
+    return os.environ[TASK_MODULES_ENV]
 
 
 def prepare_environment() -> None:
@@ -545,8 +546,8 @@ def prepare_environment() -> None:
     statistics.
     """
     configure_task_modules("cutover.demo")
-    os.environ.setdefault("CUTOVER_CALL_LOG_LEVEL", "warning")
-    os.environ.setdefault("CUTOVER_LOG_LEVEL", "WARNING")
+    os.environ.setdefault(CALL_LOG_LEVEL_ENV, "warning")
+    os.environ.setdefault(LOG_LEVEL_ENV, "WARNING")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     configure_logging(force=True)
 

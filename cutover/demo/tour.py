@@ -20,7 +20,7 @@ picked up by the live :class:`~flags.FlagTable` of this process:
 
 After each stage a table shows, per worker, where the calls ran, their latency and the
 shadow match rate of that stage; at the end, the shadow report of
-:mod:`compat.shadow.report` built from the recorded comparisons.
+:mod:`cutover.verdict.report` built from the recorded comparisons.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ from compat import metrics
 from compat.router import Router, set_router
 from compat.shadow.recorders import ShadowRecorder, open_recorder
 from compat.shadow.records import AGREEMENTS, MISMATCH, OUTCOMES, ShadowRecord
-from compat.shadow.report import ShadowReport, build_report
 from compat.shadow.runner import ShadowRunner, set_shadow_runner
 from cutover.demo import tasks
 from cutover.demo.progress import ProgressBar
 from cutover.demo.services import Services, prepare_environment
+from cutover.verdict.report import ShadowReport, build_report, state_text
 from ground.logs import mask_url
 
 ACTOR: Final = "cutover demo"
@@ -89,7 +89,9 @@ WORKERS: Final = (
 
 
 def shadow_config(worker: SampleWorker, comparisons: int) -> flags.ShadowConfig:
-    """Shadow every call on the worker's candidate; ready after ``comparisons`` of them."""
+    """Shadow every call on the worker's candidate, the default limits, a floor of
+    ``comparisons``: a tour's handful of comparisons proves a divergent worker bad but no
+    worker good (UNDECIDED, with the comparisons still needed: docs/VERDICT.md)."""
     return flags.ShadowConfig(
         route=worker.candidate,
         sample=1.0,
@@ -383,7 +385,7 @@ class Tour:
             worker.worker_id: len(self.store.history(worker.worker_id)) for worker in self.workers
         }
         self.print(
-            "shadow report (compat.shadow.report, as `cutover shadow report` prints it; judged "
+            "shadow report (cutover.verdict.report, as `cutover shadow report` prints it; judged "
             "by each worker's shadow flags of the shadow stage):",
             "",
             report.render_text().rstrip(),
@@ -532,15 +534,15 @@ def _summary(result: TourResult, say: Callable[..., None]) -> bool:
     ]
     for pair in result.report.pairs if result.report else ():
         failed = [c for c in pair.verdict.criteria if not c.passed]
-        verdict = "READY" if pair.verdict.ready else "NOT READY"
+        verdict = state_text(pair.verdict)
         why = "; ".join(f"{c.name} {c.detail}" for c in failed)
         lines.append(
             f"    {pair.worker} ({pair.primary_route} -> {pair.candidate_route}): {verdict}"
             + (f": {why}" if why else "")
         )
     lines.append(
-        "  (the tour moves every worker to 100% to show the ramp; a real cutover stops a "
-        "NOT READY worker at shadow)"
+        "  (the tour moves every worker to 100% to show the ramp; a real cutover promotes a "
+        "worker only once its verdict is READY)"
     )
     say(*lines)
     return wrong == 0 and bool(result.mismatches)

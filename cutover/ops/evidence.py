@@ -5,19 +5,25 @@
 - the **candidate** of a worker is the engine being rolled out (its ``route``, when that is an
   engine other than its ``base``), else its shadow candidate (``shadow.route``, when that is
   not the base); a worker with neither has nothing to prove;
-- the **verdict** on the candidate is :func:`compat.shadow.report.build_report`'s, over the
+- the **verdict** on the candidate is :func:`cutover.verdict.report.build_report`'s, over the
   worker's records with that candidate (what ``cutover shadow report`` prints), for the pair
   whose primary is the worker's base (the calls still on the old route); without records
-  against the base, the pair with the most comparisons.
+  against the base, the pair with the most comparisons;
+- the evidence is **version-scoped**: only records made since the worker's last flag change
+  (its ``updated_at``) count. Each promote step changes the flags, so each step is judged on
+  what the candidate did at the step before it, not on a clean history that drowns a new
+  problem (9,000 clean old records and 1,000 new ones at 0.5% read READY 99% of the time
+  under the old rule).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from compat.shadow.records import ShadowRecord
-from compat.shadow.report import PairReport, build_report
+from cutover.verdict.report import PairReport, build_report
 from flags.model import ENGINES, FlagRecord, ShadowConfig
 
 
@@ -42,6 +48,13 @@ def routed_off_base(record: FlagRecord) -> bool:
     return record.route != record.base and record.percent > 0 and not record.kill
 
 
+def last_change_at(record: FlagRecord) -> float | None:
+    """Epoch seconds of the worker's last flag change (``None``: never written)."""
+    if record.updated_at is None:
+        return None
+    return datetime.fromisoformat(record.updated_at).timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """The candidate of one worker and the report of its shadow records (if any)."""
@@ -49,6 +62,10 @@ class Evidence:
     worker: str
     candidate: str | None
     pair: PairReport | None
+    since: float | None = None
+    """Only records made at or after this (the last flag change, epoch seconds) count."""
+    older: int = 0
+    """Records of the candidate left out because they predate the last flag change."""
 
     @property
     def ready(self) -> bool:
@@ -57,17 +74,29 @@ class Evidence:
 
 
 def evidence_for(worker: str, record: FlagRecord, records: Sequence[ShadowRecord]) -> Evidence:
-    """Judge ``worker``'s candidate by ``records`` (other workers' records are ignored)."""
+    """Judge ``worker``'s candidate by ``records`` made since its last flag change (other
+    workers' records, and older ones, are ignored)."""
     candidate = candidate_of(record)
     if candidate is None:
         return Evidence(worker, None, None)
-    mine = [r for r in records if r.worker == worker and r.candidate_route == candidate]
+    since = last_change_at(record)
+    theirs = [r for r in records if r.worker == worker and r.candidate_route == candidate]
+    mine = [r for r in theirs if since is None or r.created_at >= since]
+    older = len(theirs) - len(mine)
     if not mine:
-        return Evidence(worker, candidate, None)
+        return Evidence(worker, candidate, None, since, older)
     report = build_report(mine, {worker: thresholds_of(record, candidate)})
     against_base = [pair for pair in report.pairs if pair.primary_route == record.base]
     pool = against_base or list(report.pairs)
-    return Evidence(worker, candidate, max(pool, key=lambda pair: pair.comparisons))
+    best = max(pool, key=lambda pair: pair.comparisons)
+    return Evidence(worker, candidate, best, since, older)
 
 
-__all__ = ["Evidence", "candidate_of", "evidence_for", "routed_off_base", "thresholds_of"]
+__all__ = [
+    "Evidence",
+    "candidate_of",
+    "evidence_for",
+    "last_change_at",
+    "routed_off_base",
+    "thresholds_of",
+]

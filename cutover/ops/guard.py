@@ -1,21 +1,21 @@
 """The automatic guard: roll a worker back when its recent shadow numbers go bad.
 
 One pass (:func:`run_guard_once`) looks at every worker that has a candidate (an engine being
-rolled out or shadowed, see :func:`cutover.ops.evidence.candidate_of`). Over a sliding window
-of its shadow records with that candidate (``CUTOVER_GUARD_WINDOW_S``, default 300 s) it
-computes
+rolled out or shadowed, see :func:`cutover.ops.evidence.candidate_of`). It judges the
+worker's shadow records with that candidate made since its last flag change and within a
+sliding window (``CUTOVER_GUARD_WINDOW_S``, default 300 s) by **the same verdict** as
+``cutover shadow report`` and ``promote`` (:mod:`cutover.verdict`): anytime-valid bounds on
+the noise-corrected mismatch rate, the candidate error rate and the per-call latency ratio,
+against the worker's own thresholds (the defaults when its shadow is about another engine).
 
-- the **mismatch rate**: comparisons where the candidate disagreed (a different result, an
-  error, a timeout), as in ``cutover shadow report``;
-- the **candidate error rate**: comparisons where the candidate raised or timed out;
-
-and judges them by the worker's own thresholds (``shadow.max_mismatch_rate``,
-``shadow.max_candidate_error_rate``, with at least ``shadow.min_comparisons`` comparisons in
-the window; the defaults when the worker's shadow is about another engine). A rate *above*
-its threshold trips the guard. A tripped worker whose calls partly leave its base is rolled
-back at once (:func:`cutover.ops.rollout.rollback`, actor ``auto-guard``, the numbers in the
-reason); one already on its base is only reported, so a bad window does not write an audit
-entry on every pass.
+The guard trips only when the verdict is ``not_ready``: some criterion is *proven* worse than
+its threshold, at level ``shadow.alpha``. That needs no fixed number of comparisons: a
+candidate that fails every call is proven bad after a handful, whatever the traffic, while a
+rate near its limit waits for the evidence. A tripped worker whose calls partly leave its
+base is rolled back at once (:func:`cutover.ops.rollout.rollback`, actor ``auto-guard``, the
+failing criteria with their bounds in the reason); one already on its base is only
+reported, so a bad window does not write an audit entry on every pass. A rollback is a flag
+change: the evidence starts again from it.
 
 Where it runs: ``cutover guard`` (a loop; ``--once`` for one pass) or the Celery Beat
 schedule shipped with the app (task ``cutover.guard``, every ``CUTOVER_GUARD_INTERVAL_S``).
@@ -32,9 +32,11 @@ from typing import Any, Literal
 
 from compat.shadow.recorders import ShadowRecorder
 from compat.shadow.records import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, DISAGREEMENTS, ShadowRecord
-from cutover.ops.evidence import candidate_of, thresholds_of
+from cutover.ops.evidence import candidate_of, evidence_for, last_change_at
 from cutover.ops.guard_settings import GUARD_ACTOR, GuardSettings
 from cutover.ops.rollout import rollback
+from cutover.verdict.criteria import Verdict
+from cutover.verdict.report import state_text
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import FlagStore
 from ground.errors import CutoverError
@@ -42,7 +44,9 @@ from ground.logs import get_logger
 
 log = get_logger("cutover.ops.guard")
 
-Status = Literal["rolled-back", "tripped", "healthy", "too-few-samples", "error"]
+Status = Literal["rolled-back", "tripped", "healthy", "undecided", "too-few-samples", "error"]
+"""``healthy``: proven good; ``undecided``: not proven either way yet; ``too-few-samples``:
+no comparison since the last flag change in the window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +91,10 @@ class GuardCheck:
     candidate: str | None
     stats: WindowStats | None
     tripped: tuple[str, ...]
-    """One line per threshold crossed, with its numbers."""
+    """One line per criterion proven worse than its threshold, with its bounds."""
     flag_version: int
     detail: str
+    verdict: Verdict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (what ``cutover guard --json`` prints)."""
@@ -101,6 +106,7 @@ class GuardCheck:
             "tripped": list(self.tripped),
             "flag_version": self.flag_version,
             "detail": self.detail,
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
         }
 
 
@@ -130,7 +136,10 @@ def window_stats(
 
 
 def crossed(stats: WindowStats, config: ShadowConfig) -> tuple[str, ...]:
-    """The thresholds ``stats`` is above, one line each with the numbers (empty: none)."""
+    """The thresholds ``stats``' point estimates are above, one line each (empty: none).
+
+    Kept for callers; the guard itself trips on the verdict (a bound, not a point estimate).
+    """
     lines: list[str] = []
     rate = stats.mismatch_rate
     if rate is not None and rate > config.max_mismatch_rate:
@@ -156,30 +165,35 @@ def judge_worker(
 ) -> GuardCheck | None:
     """What the guard thinks of ``worker`` (no I/O); ``None`` when it has no candidate.
 
-    The status is ``tripped`` or ``healthy`` / ``too-few-samples``; :func:`run_guard_once`
-    turns ``tripped`` into ``rolled-back`` when it had to write.
+    The status is ``tripped`` (verdict ``not_ready``), ``healthy`` (``ready``),
+    ``undecided`` or ``too-few-samples``; :func:`run_guard_once` turns ``tripped`` into
+    ``rolled-back`` when it had to write.
     """
     candidate = candidate_of(record)
     if candidate is None:
         return None
-    config = thresholds_of(record, candidate) or ShadowConfig(route=candidate)  # type: ignore[arg-type]
-    stats = window_stats(records, candidate, now, window_s)
-    summary = (
-        f"{stats.comparisons} comparisons of {candidate} in the last {window_s:g} s: mismatch "
-        f"{_percent(stats.mismatch_rate)}, candidate errors {_percent(stats.candidate_error_rate)}"
-    )
-    if stats.comparisons < config.min_comparisons or stats.comparisons == 0:
-        detail = f"{summary}; fewer than the {config.min_comparisons} needed to judge"
+    changed = last_change_at(record)
+    recent = [r for r in records if r.created_at > now - window_s]
+    evidence = evidence_for(worker, record, recent)
+    scoped = [r for r in recent if changed is None or r.created_at >= changed]
+    stats = window_stats(scoped, candidate, now, window_s)
+    scope = f"in the last {window_s:g} s since the last flag change"
+    pair = evidence.pair
+    if pair is None:
+        detail = f"no comparison of {candidate} {scope}; nothing to judge yet"
         return GuardCheck(worker, "too-few-samples", candidate, stats, (), record.version, detail)
-    tripped = crossed(stats, config)
-    if not tripped:
-        return GuardCheck(worker, "healthy", candidate, stats, (), record.version, summary)
-    detail = (
-        f"over the last {window_s:g} s of {candidate} shadows: "
-        + "; ".join(tripped)
-        + f" (at least {config.min_comparisons} comparisons required)"
+    verdict = pair.verdict
+    summary = (
+        f"{pair.comparisons} comparisons of {candidate} {scope}: mismatch "
+        f"{_percent(stats.mismatch_rate)}, candidate errors {_percent(stats.candidate_error_rate)}"
+        f"; verdict {state_text(verdict)}"
     )
-    return GuardCheck(worker, "tripped", candidate, stats, tripped, record.version, detail)
+    if not verdict.not_ready:
+        status: Status = "healthy" if verdict.ready else "undecided"
+        return GuardCheck(worker, status, candidate, stats, (), record.version, summary, verdict)
+    tripped = tuple(c.line() for c in verdict.criteria if c.state == "fail")
+    detail = f"over the last {window_s:g} s of {candidate} shadows: " + "; ".join(tripped)
+    return GuardCheck(worker, "tripped", candidate, stats, tripped, record.version, detail, verdict)
 
 
 def run_guard_once(
@@ -242,6 +256,7 @@ def _roll_back(store: FlagStore, check: GuardCheck) -> GuardCheck:
         change.new.version,
         f"rolled back to {change.new.base} (from {change.old.route} at "
         f"{change.old.percent:g}%): {check.detail}",
+        check.verdict,
     )
 
 

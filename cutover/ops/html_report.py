@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -25,12 +26,13 @@ from typing import Any, Final
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, ShadowRecorder
 from compat.shadow.records import AGREEMENTS, CANDIDATE_TIMEOUT, OUTCOMES, ShadowRecord
-from compat.shadow.report import DiffGroup, PairReport, build_report
 from cutover import __version__
 from cutover.display import show_value
 from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
 from cutover.ops.rollout import describe_plan, plan_of, position
 from cutover.ops.svg import Series, histogram_chart, line_chart
+from cutover.verdict.criteria import Criterion
+from cutover.verdict.report import DiffGroup, PairReport, build_report, state_text
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import AuditEntry, FlagStore
 from ground.errors import FlagError, InvalidArgumentError
@@ -43,6 +45,8 @@ PRIMARY_COLOR: Final = "#2b6cb0"
 CANDIDATE_COLOR: Final = "#dd6b20"
 MATCH_COLOR: Final = "#2f855a"
 PERCENT_COLOR: Final = "#6b46c1"
+BOUND_COLOR: Final = "#c05621"
+LOWER_COLOR: Final = "#2c7a7b"
 
 
 def _show_html(value: Any) -> str:
@@ -216,7 +220,10 @@ pre{white-space:pre-wrap;word-break:break-all;margin:0}
 .verdict.ready{background:#c6f6d5;color:#22543d}
 .verdict.not-ready{background:#fed7d7;color:#742a2a}
 .verdict.none{background:#e2e8f0;color:#4a5568}
+.verdict.undecided{background:#fefcbf;color:#744210}
 .pass{color:#22543d;font-weight:600}.fail{color:#9b2c2c;font-weight:600}
+.undecided{color:#744210;font-weight:600}
+div.bounds{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:8px}
 .action-promote{color:#22543d;font-weight:600}.action-rollback{color:#9b2c2c;font-weight:600}
 .muted{color:#718096;fill:#718096}
 svg.chart{width:100%;height:auto;background:#fff;border:1px solid #edf2f7;border-radius:6px}
@@ -253,8 +260,9 @@ def _flags_table(view: WorkerView) -> str:
         rows += [
             ("max mismatch rate", _rate(s.max_mismatch_rate)),
             ("max candidate error rate", _rate(s.max_candidate_error_rate)),
-            ("max candidate p95", f"{s.max_candidate_p95_ratio:g} x primary"),
+            ("max latency ratio", f"{s.max_candidate_p95_ratio:g} x primary (median per call)"),
             ("min comparisons", str(s.min_comparisons)),
+            ("verdict alpha", f"{s.alpha:g}"),
         ]
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return f'<table class="flags">{body}</table>'
@@ -281,26 +289,66 @@ def _history_table(view: WorkerView) -> str:
     )
 
 
+_VERDICT_CSS: Final = {"ready": "ready", "not_ready": "not-ready", "undecided": "undecided"}
+
+
+def _bound_chart(criterion: Criterion) -> str:
+    """The criterion's confidence bounds at growing sample sizes, and its threshold."""
+    finite = [v for _, low, high in criterion.history for v in (low, high) if math.isfinite(v)]
+    top = max([criterion.threshold * 2, *finite[-1:]]) or 1.0
+    capped = [
+        (n, min(low, top), min(high, top) if math.isfinite(high) else top)
+        for n, low, high in criterion.history
+    ]
+    is_rate = criterion.key != "latency_ratio"
+    return line_chart(
+        [
+            Series("upper bound", [(float(n), high) for n, _, high in capped], BOUND_COLOR),
+            Series("lower bound", [(float(n), low) for n, low, _ in capped], LOWER_COLOR),
+        ],
+        title=f"{criterion.name}: bounds as comparisons grow",
+        css_class="bounds",
+        y_range=(0.0, top),
+        x_label=lambda v: f"{v:.0f}",
+        y_label=(lambda v: _rate(v)) if is_rate else (lambda v: f"{v:.2g}x"),
+        threshold=(
+            criterion.threshold,
+            f"limit {_rate(criterion.threshold) if is_rate else f'{criterion.threshold:g}x'}",
+        ),
+        empty_message="no comparisons yet",
+    )
+
+
 def _verdict(view: WorkerView) -> str:
     pair = view.pair
     if pair is None:
         what = f"candidate {view.candidate}" if view.candidate else "any candidate"
         return (
-            f'<p><span class="verdict none">NO EVIDENCE</span> no shadow records of {_e(what)}</p>'
+            f'<p><span class="verdict none">NO EVIDENCE</span> no shadow records of {_e(what)} '
+            "since the worker's last flag change</p>"
         )
-    state, css = ("READY", "ready") if pair.verdict.ready else ("NOT READY", "not-ready")
-    source = "" if pair.verdict.thresholds_from == "flags" else " (default thresholds)"
+    verdict = pair.verdict
+    source = "" if verdict.thresholds_from == "flags" else " (default thresholds)"
     items = "".join(
-        f'<li><span class="{"pass" if c.passed else "fail"}">'
-        f"{'pass' if c.passed else 'FAIL'}</span> {_e(c.name)}: {_e(c.detail)}</li>"
-        for c in pair.verdict.criteria
+        f'<li><span class="{c.state}">{_e(c.mark.strip())}</span> {_e(c.name)}: {_e(c.detail)}</li>'
+        for c in verdict.criteria
+    )
+    charts = "".join(
+        f'<div class="bound"><p class="muted">{_e(c.name)}: {_e(c.mark.strip())}</p>'
+        f"{_bound_chart(c)}</div>"
+        for c in verdict.criteria
+        if c.history
     )
     outcomes = ", ".join(f"{name} {pair.outcomes[name]}" for name in OUTCOMES)
     return (
-        f'<p><span class="verdict {css}">{state}</span> {_e(pair.primary_route)} → '
-        f"{_e(pair.candidate_route)}: {pair.comparisons} comparisons, match rate "
-        f'{_rate(pair.match_rate)}{_e(source)}</p><ul class="criteria">{items}</ul>'
-        f'<p class="muted">outcomes: {_e(outcomes)}</p>'
+        f'<p><span class="verdict {_VERDICT_CSS[verdict.state]}">{_e(state_text(verdict))}'
+        f"</span> {_e(pair.primary_route)} → "
+        f"{_e(pair.candidate_route)}: {pair.comparisons} comparisons since the last flag "
+        f"change, match rate {_rate(pair.match_rate)}{_e(source)}; every bound holds at "
+        f"{1 - verdict.alpha:.0%} however often this page is read</p>"
+        f'<ul class="criteria">{items}</ul><div class="bounds">{charts}</div>'
+        f'<p class="muted">outcomes: {_e(outcomes)}; {pair.noise} noise mismatches not '
+        f"counted; {pair.skipped} shadows skipped under load</p>"
     )
 
 
@@ -411,10 +459,12 @@ def _summary(views: Sequence[WorkerView]) -> str:
     for view in views:
         if view.pair is None:
             verdict = '<span class="verdict none">NO EVIDENCE</span>'
-        elif view.pair.verdict.ready:
-            verdict = '<span class="verdict ready">READY</span>'
         else:
-            verdict = '<span class="verdict not-ready">NOT READY</span>'
+            state = view.pair.verdict.state
+            verdict = (
+                f'<span class="verdict {_VERDICT_CSS[state]}">'
+                f"{_e(state_text(view.pair.verdict))}</span>"
+            )
         rows.append(
             f'<tr><td><a href="#{_e(_anchor(view.worker))}">{_e(view.worker)}</a></td>'
             f"<td>{_e(_routing(view.record))}</td><td>{_e(view.candidate or '-')}</td>"

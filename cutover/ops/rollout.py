@@ -29,6 +29,7 @@ from typing import Literal
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, ShadowRecorder, open_recorder
 from cutover.ops.evidence import Evidence, candidate_of, evidence_for
+from cutover.verdict.report import state_text
 from flags.model import DEFAULT_ROLLOUT_STEPS, MAX_TEXT, FlagRecord
 from flags.store import FlagStore, check_change
 from flags.stores import open_store
@@ -115,11 +116,19 @@ def _clip(text: str) -> str:
 
 def _criteria(evidence: Evidence, *, failing_only: bool) -> tuple[str, ...]:
     if evidence.pair is None:
-        return (f"[FAIL] no shadow records of candidate {evidence.candidate}",)
+        older = (
+            f" ({evidence.older} older ones predate the last flag change and do not count)"
+            if evidence.older
+            else ""
+        )
+        return (
+            f"[ ?? ] no shadow records of candidate {evidence.candidate} since the last flag "
+            f"change{older}",
+        )
     return tuple(
-        f"[{'pass' if c.passed else 'FAIL'}] {c.name}: {c.detail}"
-        for c in evidence.pair.verdict.criteria
-        if not (failing_only and c.passed)
+        criterion.line()
+        for criterion in evidence.pair.verdict.criteria
+        if not (failing_only and criterion.passed)
     )
 
 
@@ -133,6 +142,13 @@ def _unknown_worker(worker: str, store: FlagStore) -> UnknownWorkerError:
         f"flags: {listed}); {hint}check the name (cutover flags list), or pass --allow-new "
         "if this worker really has never had flags (nothing is written for it either way)"
     )
+
+
+def _state(evidence: Evidence) -> str:
+    """The verdict as the refusal and the audit trail say it (no records: ``NO EVIDENCE``)."""
+    if evidence.pair is None:
+        return "NO EVIDENCE"
+    return state_text(evidence.pair.verdict)
 
 
 def promote(
@@ -187,15 +203,16 @@ def promote(
             note = f"{move}; verdict READY: " + "; ".join(_criteria(evidence, failing_only=False))
         else:
             failing = _criteria(evidence, failing_only=True)
+            state = _state(evidence)
             if not force:
                 raise NotReadyError(
                     f"{worker} is not ready to go from {current:g}% to {target:g}% on "
-                    f"{candidate}: " + "; ".join(failing) + ". See `cutover shadow report "
-                    f"{worker}`; wait for more comparisons or fix the candidate, or promote "
-                    "with --force (the audit trail records it as forced)",
+                    f"{candidate} (verdict {state}): " + "; ".join(failing) + ". See `cutover "
+                    f"shadow report {worker}`; wait for more comparisons or fix the candidate, "
+                    "or promote with --force (the audit trail records it as forced)",
                     failing,
                 )
-            note = f"{move}; forced=True, verdict NOT READY: " + "; ".join(failing)
+            note = f"{move}; forced=True, verdict {state}: " + "; ".join(failing)
 
         def step(current_record: FlagRecord) -> FlagRecord:
             return current_record.changed(route=candidate, percent=target)

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flags.store import FlagStore
-from ground.errors import ConfigurationError
-from ground.logs import mask_url
+from ground.constants import FLAGS_URL_ENV, HOME_ENV
+from ground.schemes import SchemeTable
 
-FLAGS_URL_ENV = "CUTOVER_FLAGS_URL"
-HOME_ENV = "CUTOVER_HOME"
-
-SCHEMES = ("redis", "rediss", "file")
+_STORES = SchemeTable(
+    "flag store URL",
+    {
+        "redis": "flags.stores.redis_store:RedisFlagStore",
+        "rediss": "flags.stores.redis_store:RedisFlagStore",
+        "file": "flags.stores.file_store:FileFlagStore",
+    },
+    setting=FLAGS_URL_ENV,
+)
+SCHEMES = _STORES.schemes
 
 
 def cutover_home() -> Path:
@@ -44,19 +49,8 @@ def open_store(url: str | None = None) -> FlagStore:
     An unknown scheme is a :class:`~ground.errors.ConfigurationError`.
     """
     url = configured_flags_url(url)
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("redis", "rediss"):
-        from flags.stores.redis_store import RedisFlagStore
-
-        return RedisFlagStore(url)
-    if scheme == "file":
-        from flags.stores.file_store import FileFlagStore
-
-        return FileFlagStore(url)
-    raise ConfigurationError(
-        f"flag store URL {mask_url(url)!r} ({FLAGS_URL_ENV}): unknown scheme {scheme!r}; "
-        "expected redis://, rediss:// or file://"
-    )
+    store: FlagStore = _STORES.resolve(url)(url)
+    return store
 
 
 __all__ = [

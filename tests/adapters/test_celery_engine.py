@@ -342,7 +342,7 @@ def test_worker_command_wraps_celery_worker(capsys: pytest.CaptureFixture[str]) 
 
     assert 0 == main(["worker", "celery", "--for-worker", "billing", "-c", "3", "--dry-run"])
     printed = capsys.readouterr().out
-    assert "-A adapters.celery.app worker" in printed
+    assert "-A cutover.celery_app worker" in printed
     assert "--queues cutover.billing" in printed
     assert "--concurrency 3" in printed
     assert "--task-events" not in printed

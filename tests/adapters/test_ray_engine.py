@@ -25,8 +25,8 @@ from structlog.testing import capture_logs
 
 from adapters.base import CallOptions, ExecutionEngine, RetryPolicy, TaskFunc
 from adapters.ray import runtime
+from adapters.ray.engine import RayEngine, RaySettings
 from adapters.ray.remote import RemoteFunctions, unpack
-from adapters.ray_engine import RayEngine, RaySettings
 from adapters.task_refs import task_reference
 from cutover.errors import (
     ConfigurationError,
@@ -363,7 +363,7 @@ async def test_pipeline_chains_stage_outputs_as_object_refs(
         real = real_functions(max_retries, batch_cpus)
         return RemoteFunctions(batch=SpyBatch(real.batch), task=real.task)
 
-    monkeypatch.setattr("adapters.ray_engine.remote_functions", spy_functions)
+    monkeypatch.setattr("adapters.ray.engine.remote_functions", spy_functions)
     engine = engine_with(RaySettings())
     await engine.start()
     assert 0 < len(submitted)  # start() warmed the workers through the same remote function
@@ -484,9 +484,9 @@ def _run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_importing_adapters_does_not_import_ray() -> None:
-    """``import adapters, adapters.ray_engine`` leaves Ray out of ``sys.modules``."""
+    """``import adapters, adapters.ray.engine`` leaves Ray out of ``sys.modules``."""
     code = (
-        "import adapters, adapters.ray_engine, adapters.ray.runtime, adapters.ray.remote, sys\n"
+        "import adapters, adapters.ray.engine, adapters.ray.runtime, adapters.ray.remote, sys\n"
         "assert 'ray' not in sys.modules, sorted(m for m in sys.modules if m.startswith('ray'))\n"
         "print('clean')"
     )
@@ -499,7 +499,7 @@ def test_unreachable_cluster_is_engine_unavailable_with_the_secret_masked() -> N
     """A cluster that cannot be reached: ``EngineUnavailableError``, no password in it."""
     code = (
         "import asyncio\n"
-        "from adapters.ray_engine import RayEngine\n"
+        "from adapters.ray.engine import RayEngine\n"
         "from cutover.errors import EngineUnavailableError\n"
         "try:\n"
         "    asyncio.run(RayEngine().start())\n"
@@ -521,7 +521,7 @@ def test_connect_timeout_bounds_a_hanging_ray_init() -> None:
     """Ray retries an unreachable GCS for minutes; ``start()`` gives up after the timeout."""
     code = (
         "import asyncio, time\n"
-        "from adapters.ray_engine import RayEngine\n"
+        "from adapters.ray.engine import RayEngine\n"
         "from cutover.errors import EngineUnavailableError\n"
         "started = time.monotonic()\n"
         "try:\n"
@@ -557,7 +557,7 @@ async def test_start_does_not_block_the_event_loop(ray_engine: ExecutionEngine) 
 
 SIGTERM_HOST = """
 import asyncio, os, signal
-from adapters.ray_engine import RayEngine
+from adapters.ray.engine import RayEngine
 
 received = []
 signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))

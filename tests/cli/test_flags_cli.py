@@ -206,15 +206,17 @@ def test_set_changes_the_shadow_verdict_thresholds(capsys: pytest.CaptureFixture
         capsys,
         "flags", "set", "w", "--route", "legacy", "--shadow", "ray",
         "--min-comparisons", "200", "--max-p95-ratio", "2.5", "--max-mismatch-rate", "0",
-        "--max-candidate-error-rate", "0.01", "--shadow-timeout", "30", "--reason", "r",
+        "--max-candidate-error-rate", "0.01", "--shadow-timeout", "30", "--alpha", "0.01",
+        "--reason", "r",
     )  # fmt: skip
     shadow = run_json(capsys, "flags", "get", "w")["shadow"]
-    assert (200, 2.5, 0, 0.01, 30) == (
+    assert (200, 2.5, 0, 0.01, 30, 0.01) == (
         shadow["min_comparisons"],
         shadow["max_candidate_p95_ratio"],
         shadow["max_mismatch_rate"],
         shadow["max_candidate_error_rate"],
         shadow["timeout_s"],
+        shadow["alpha"],
     )
     bad_rate = ["--route", "legacy", "--max-mismatch-rate", "2"]
     status, _, err = run(capsys, "flags", "set", "w", *bad_rate, "--reason", "r")

@@ -19,8 +19,8 @@ import flags
 from compat import metrics
 from compat.shadow.recorders import MemoryShadowRecorder
 from compat.shadow.records import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, MATCH, MISMATCH
-from compat.shadow.report import build_report
 from compat.shadow.runner import ShadowRunner
+from cutover.verdict.report import build_report
 from tests.compat import shadow_tasks
 from tests.compat.conftest import SetFlags
 from tests.support.services import redis_test_url
@@ -58,7 +58,7 @@ def cold_start_engine() -> Any:
     """The real legacy engine, with a first ``start()`` of 0.6 s (as a cold Ray's ``init``)."""
     import asyncio
 
-    from adapters.legacy_engine import LegacyEngine
+    from adapters.legacy.engine import LegacyEngine
 
     class ColdStartEngine(LegacyEngine):
         started = False
@@ -330,3 +330,30 @@ async def test_calls_made_while_the_candidate_engine_starts_are_not_shadowed(
     finally:
         set_engine("ray", previous)
     assert [MATCH, MATCH] == [record.outcome for record in recorder.read(WORKER)]
+
+
+async def test_shadows_skipped_under_load_ride_on_the_next_record(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder
+) -> None:
+    """With one shadow allowed in flight, two calls made while it runs are skipped (counted)
+    and the worker's next record carries them, so the verdict can count them as slow calls
+    instead of letting their absence flatter the candidate."""
+    import asyncio
+
+    runner = ShadowRunner(recorder=recorder, max_in_flight=1)
+    config = flags.ShadowConfig(route="celery", sample=1.0, timeout_s=10.0)
+    set_flags({WORKER: flags.FlagRecord(route="legacy", shadow=config, version=7)}, shadows=runner)
+    optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+    before = metrics.value("shadow_skipped_saturated", WORKER, "celery")
+    await asyncio.gather(
+        *(
+            optimizer.optimize_batch_processing([n], shadow_tasks.pure_double, 4, 2)
+            for n in range(3)
+        )
+    )
+    await runner.drain(30)
+    await run_and_drain(runner, [5], shadow_tasks.pure_double)
+    assert 2 == metrics.value("shadow_skipped_saturated", WORKER, "celery") - before
+    records = sorted(recorder.read(WORKER), key=lambda record: record.created_at)
+    assert [2, 0] == [record.skipped for record in records]  # the next record judged
+    assert 2 == build_report(records, {}).pair(WORKER).skipped

@@ -3,6 +3,8 @@ asyncio baseline, the targets and the closing notes, the text and Markdown rende
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cutover.demo import tasks
@@ -12,15 +14,13 @@ from cutover.demo.bench import (
     BenchConfig,
     BenchReport,
     Cell,
-    _interleaved_groups,
-    _raw_asyncio,
-    _repeats_for,
     closing_notes,
     evaluate_targets,
     parse_names,
     render_markdown,
     render_text,
 )
+from cutover.demo.bench.runner import _interleaved_groups, _raw_asyncio, _repeats_for
 from cutover.demo.memory import PeakRss
 from cutover.errors import InvalidArgumentError
 from legacy import AsyncWorkerOptimizer
@@ -237,3 +237,19 @@ def test_a_gap_while_the_machine_was_busy_elsewhere_says_so() -> None:
     [note] = closing_notes(report)
     assert "Every timed call ran on ray, the best single route" in note
     assert "other processes of this machine used 7.90 CPU-s per run more than during ray's" in note
+
+
+def test_the_results_file_is_found_by_what_the_checkout_holds(tmp_path: Path) -> None:
+    """A full run records ``benchmarks/RESULTS.md`` of the checkout, found by its
+    ``setup.cfg`` and ``benchmarks/`` wherever the module sits (no fixed ``parents[2]`` that
+    a move breaks); outside a checkout (an installed copy) there is none to overwrite."""
+    from cutover.demo.bench.render import RESULTS_PATH, checkout_results_path
+
+    deep = tmp_path / "src" / "cutover" / "demo" / "bench" / "render.py"
+    deep.parent.mkdir(parents=True)
+    assert checkout_results_path(deep) is None
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = cutover\n", encoding="utf-8")
+    assert tmp_path.resolve() / "benchmarks" / "RESULTS.md" == checkout_results_path(deep)
+    assert RESULTS_PATH is not None
+    assert RESULTS_PATH.parent.is_dir()

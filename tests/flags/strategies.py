@@ -60,7 +60,7 @@ shadow_configs = st.builds(
 
 retry_policies = st.builds(
     RetryPolicy,
-    max=st.integers(min_value=0, max_value=100),
+    max_retries=st.integers(min_value=0, max_value=100),
     backoff_s=st.floats(min_value=0.0, max_value=3600.0),
     retryable=st.lists(exception_names, max_size=3).map(tuple),
 )

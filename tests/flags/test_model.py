@@ -103,6 +103,8 @@ REFUSALS: list[tuple[dict[str, Any], str, Any, str]] = [
         1.5,
         "from 0 to 1",
     ),
+    ({"shadow": {"route": "ray", "alpha": 0}}, "shadow.alpha", 0, "greater than 0"),
+    ({"shadow": {"route": "ray", "alpha": 0.6}}, "shadow.alpha", 0.6, "at most 0.5"),
 ]
 
 
@@ -134,7 +136,7 @@ def test_records_built_in_code_are_validated_too() -> None:
         HybridPolicy(threshold=-1)
     assert "hybrid.threshold" == caught.value.field
     with pytest.raises(FlagValidationError) as caught:
-        RetryPolicy(max=-1)
+        RetryPolicy(max_retries=-1)
     assert "retries.max" == caught.value.field
     with pytest.raises(FlagValidationError) as caught:
         DEFAULT_RECORD.changed(percent=101)
@@ -183,17 +185,48 @@ def test_the_newer_fields_are_left_out_of_the_dict_while_they_have_their_default
     default = FlagRecord(shadow=ShadowConfig(route="celery")).to_dict()
     assert old_reader_fields == set(default)
     assert "max_candidate_error_rate" not in default["shadow"]
+    assert "alpha" not in default["shadow"]
     loaded = FlagRecord.from_dict(default)
     assert () == loaded.rollout
     assert loaded.shadow is not None
-    assert 0.001 == loaded.shadow.max_candidate_error_rate
+    assert (0.001, 0.05) == (loaded.shadow.max_candidate_error_rate, loaded.shadow.alpha)
     custom = FlagRecord(
-        rollout=(10, 100), shadow=ShadowConfig(route="ray", max_candidate_error_rate=0.02)
+        rollout=(10, 100),
+        shadow=ShadowConfig(route="ray", max_candidate_error_rate=0.02, alpha=0.01),
     ).to_dict()
     assert [10.0, 100.0] == custom["rollout"]
     assert 0.02 == custom["shadow"]["max_candidate_error_rate"]
+    assert 0.01 == custom["shadow"]["alpha"]
 
 
 def test_a_rollout_plan_is_normalised_to_a_tuple_of_floats() -> None:
     """``[1, 10, 100]`` from JSON becomes ``(1.0, 10.0, 100.0)``."""
     assert (1.0, 10.0, 100.0) == FlagRecord.from_dict({"rollout": [1, 10, 100]}).rollout
+
+
+def test_the_flag_retry_policy_is_the_policy_engines_apply() -> None:
+    """One shape: the flag's policy is an ``adapters.base.RetryPolicy`` as it stands, so no
+    layer translates fields (and cannot drop one on the way)."""
+    from adapters.base import RetryPolicy as EngineRetryPolicy
+
+    policy = RetryPolicy(max_retries=2, backoff_s=0.5, retryable=("TimeoutError",))
+    assert isinstance(policy, EngineRetryPolicy)
+    assert policy.is_retryable(TimeoutError())
+    assert not policy.is_retryable(ValueError())
+    assert 2 == policy.max == policy.max_retries
+    assert policy == RetryPolicy(max=2, backoff_s=0.5, retryable=("TimeoutError",))
+
+
+def test_stored_retry_policies_keep_their_key_and_read_either_name() -> None:
+    """Records stored so far say ``max``; they still read, and what is written still says
+    ``max`` (older processes refuse unknown fields). ``max_retries`` reads too, and the two
+    names disagreeing is refused rather than one silently winning."""
+    old = FlagRecord.from_dict({"retries": {"max": 3, "backoff_s": 2.0}})
+    assert 3 == old.retries.max_retries
+    assert 3 == old.to_dict()["retries"]["max"]
+    assert "max_retries" not in old.to_dict()["retries"]
+    assert 4 == RetryPolicy.from_dict({"max_retries": 4}).max_retries
+    assert 4 == RetryPolicy.from_dict({"max": 4, "max_retries": 4}).max_retries
+    with pytest.raises(FlagValidationError) as caught:
+        RetryPolicy.from_dict({"max": 4, "max_retries": 5})
+    assert "retries.max_retries" == caught.value.field

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.celery.guard_task import SCHEDULE_ENTRY, beat_schedule
 from adapters.celery.settings import DEFAULT_QUEUE
 from cutover.ops.guard_settings import GUARD_ACTOR, GUARD_TASK, GuardSettings
+from cutover.ops.guard_task import SCHEDULE_ENTRY, beat_schedule
 from flags import FlagRecord, FlagStore, ShadowConfig
 from tests.flags.services import require_redis
 from tests.ops.support import WriteRecords, outcomes
@@ -26,8 +26,12 @@ GUARD_BACKEND_URL = redis_test_url(15)
 
 
 def test_the_app_registers_the_guard_task_and_ships_its_beat_schedule() -> None:
-    """``celery -A adapters.celery.app beat`` finds one guard pass per interval to send."""
-    from adapters.celery.app import app
+    """``celery -A cutover.celery_app beat`` finds one guard pass per interval to send, on the
+    engine module's own app (one Celery app per process, not two with the same name)."""
+    import adapters.celery.app
+    from cutover.celery_app import app
+
+    assert adapters.celery.app.app is app
 
     assert GUARD_TASK in app.tasks
     entry = app.conf.beat_schedule[SCHEDULE_ENTRY]
@@ -37,9 +41,21 @@ def test_the_app_registers_the_guard_task_and_ships_its_beat_schedule() -> None:
     assert 5.0 == beat_schedule(GuardSettings(interval_s=5.0))[SCHEDULE_ENTRY]["schedule"]
 
 
+def test_the_engine_app_knows_nothing_of_the_guard() -> None:
+    """The engine's own app registers the worker tasks only: the guard (flags, shadow records,
+    rollbacks) belongs to the roof, and the engine layer must not import it."""
+    from adapters.celery.app import create_app
+    from adapters.celery.tasks import RUN_BATCH
+
+    engine_app = create_app()
+    assert RUN_BATCH in engine_app.tasks
+    assert GUARD_TASK not in engine_app.tasks
+    assert SCHEDULE_ENTRY not in (engine_app.conf.beat_schedule or {})
+
+
 def test_importing_the_app_does_not_import_ray() -> None:
     """The guard's task module keeps the Celery app free of Ray (a fresh interpreter)."""
-    code = "import sys, adapters.celery.app; print('ray' in sys.modules)"
+    code = "import sys, cutover.celery_app; print('ray' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
     )
@@ -78,6 +94,7 @@ def test_beat_and_a_worker_roll_a_bad_worker_back(
         actor="alice",
         reason="halfway",
     )
+    time.sleep(0.35)  # the records (spread over the 0.2 s before `at`) follow the flag change
     write_records("billing", outcomes(match=160, mismatch=40), at=time.time())
     env = {
         "CUTOVER_FLAGS_URL": redis_url,
@@ -93,13 +110,14 @@ def test_beat_and_a_worker_roll_a_bad_worker_back(
         name="guard",
         cwd=REPO_ROOT,
         extra_env=env,
+        app="cutover.celery_app",
     )
     worker.start(tmp_path)
     beat_log = tmp_path / "beat.log"
     options = ("--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO")
     with beat_log.open("wb") as log:
         beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "adapters.celery.app", "beat", *options],
+            [sys.executable, "-m", "celery", "-A", "cutover.celery_app", "beat", *options],
             cwd=REPO_ROOT,
             env=worker.env(),
             stdout=log,
@@ -117,5 +135,7 @@ def test_beat_and_a_worker_roll_a_bad_worker_back(
     assert 0.0 == record.percent, beat_log.read_text() + worker.log_text()
     entry = store.history("billing")[-1]
     assert (GUARD_ACTOR, "rollback") == (entry.actor, entry.action)
-    assert "mismatch rate 20.00% (40 of 200) > 1.00% allowed" in entry.reason
+    assert "mismatch rate (noise-corrected): 20.00% (40 of 200 comparisons): at least" in (
+        entry.reason
+    )
     assert GUARD_TASK in beat_log.read_text()

@@ -71,6 +71,13 @@ class Page(HTMLParser):
         return " ".join(" ".join(self.sections[worker]).split())
 
 
+def after_change() -> float:
+    """A moment the records about to be written (up to 0.2 s before it) all follow the last
+    flag change: only those count in the verdict."""
+    time.sleep(0.25)
+    return time.time()
+
+
 @pytest.fixture
 def cutover_week(
     store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
@@ -96,21 +103,25 @@ def cutover_week(
             )
         )
     assert recorder.flush(10.0)
-    promote("billing", "first step", "alice", store=store, recorder=recorder)
-    promote("billing", "second step", "bob", store=store, recorder=recorder)
-    write_records("billing", ["mismatch"] * 30, at=now, diffs=(HOSTILE,))
-    write_records("billing", ["candidate_error"] * 5, at=now)
+    # The records predate the flags (and the evidence since a change is not enough yet):
+    # the week's promotions were forced.
+    promote("billing", "first step", "alice", force=True, store=store, recorder=recorder)
+    promote("billing", "second step", "bob", force=True, store=store, recorder=recorder)
     rollback(
         "billing",
-        "auto-guard: mismatch rate 8.11% (35 of 431) > 2.00% allowed",
+        "auto-guard: mismatch rate proven above 2.00%",
         "auto-guard",
         store=store,
     )
-    mail_gate = ShadowConfig(route="ray", min_comparisons=100)
+    write_records("billing", ["mismatch"] * 30, at=after_change(), diffs=(HOSTILE,))
+    write_records("billing", ["candidate_error"] * 5, at=time.time())
+    mail_gate = ShadowConfig(
+        route="ray", min_comparisons=100, max_mismatch_rate=0.05, max_candidate_error_rate=0.05
+    )
     store.put(
         "mail", FlagRecord(shadow=mail_gate), expected_version=0, actor="carol", reason="shadow"
     )
-    write_records("mail", ["match"] * 150, at=now, candidate="ray")
+    write_records("mail", ["match"] * 150, at=after_change(), candidate="ray")
     store.put(
         "search", FlagRecord(route="ray", percent=5), expected_version=0, actor="dan", reason="try"
     )

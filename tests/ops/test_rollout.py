@@ -14,14 +14,30 @@ from flags import FlagRecord, FlagStore, ShadowConfig
 from flags.model import DEFAULT_ROLLOUT_STEPS
 from tests.ops.support import WriteRecords, outcomes
 
-GATE = ShadowConfig(route="celery", sample=0.5, min_comparisons=200, max_mismatch_rate=0.01)
-"""A gate small enough to fill in a test: 200 comparisons, at most 1% disagreements."""
+GATE = ShadowConfig(
+    route="celery",
+    sample=0.5,
+    min_comparisons=200,
+    max_mismatch_rate=0.05,
+    max_candidate_error_rate=0.05,
+)
+"""A gate small enough to fill in a test: 5% limits (ready after ~93 clean comparisons)
+and a floor of 200."""
+
+
+def settle() -> float:
+    """Let the last flag change fall behind the records about to be written (they span the
+    0.3 s before ``at``, and only records since the change count); returns ``at``."""
+    time.sleep(0.35)
+    return time.time()
 
 
 def shadowing(store: FlagStore, worker: str = "billing", **flags: object) -> FlagRecord:
     """Put ``worker`` on legacy with celery shadowed behind it (plus ``flags``)."""
     record = FlagRecord(shadow=GATE).changed(**flags)
-    return store.put(worker, record, expected_version=0, actor="test", reason="start shadow")
+    written = store.put(worker, record, expected_version=0, actor="test", reason="start shadow")
+    settle()
+    return written
 
 
 def test_default_plan_is_0_5_25_50_100() -> None:
@@ -45,16 +61,20 @@ def test_position_is_the_share_off_the_base() -> None:
 def test_promote_refuses_when_the_verdict_fails_and_names_the_numbers(
     store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
 ) -> None:
-    """5% mismatches is over the 1% gate: refused with the numbers, and nothing is written."""
+    """20% mismatches is proven over the 5% gate: refused with the numbers and bounds, and
+    nothing is written."""
     shadowing(store)
-    write_records("billing", outcomes(match=190, mismatch=10), at=time.time())
+    write_records("billing", outcomes(match=160, mismatch=40), at=time.time())
     with pytest.raises(NotReadyError) as refused:
         promote("billing", "looks fine", "alice", store=store, recorder=recorder)
     message = str(refused.value)
-    assert "billing is not ready to go from 0% to 5% on celery" in message
-    assert "mismatch rate: 5.00% (10 of 200) <= 1.00% allowed" in message
+    assert "billing is not ready to go from 0% to 5% on celery (verdict NOT READY)" in message
+    line = "[FAIL] mismatch rate (noise-corrected): 20.00% (40 of 200 comparisons): at least "
+    assert line in message
     assert "--force" in message
-    assert ("[FAIL] mismatch rate: 5.00% (10 of 200) <= 1.00% allowed",) == refused.value.failing
+    (failing,) = refused.value.failing
+    assert failing.startswith(line)
+    assert failing.endswith("> 5.00% allowed: proven worse")
     assert 1 == store.get("billing").version
     assert ["set"] == [entry.action for entry in store.history("billing")]
 
@@ -62,23 +82,33 @@ def test_promote_refuses_when_the_verdict_fails_and_names_the_numbers(
 def test_promote_refuses_without_enough_comparisons(
     store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
 ) -> None:
-    """Perfect agreement over too few comparisons is not evidence enough."""
+    """Perfect agreement over too few comparisons is not evidence enough: undecided, with
+    the comparisons still needed."""
     shadowing(store)
     write_records("billing", ["match"] * 50, at=time.time())
-    with pytest.raises(NotReadyError, match=r"comparisons: 50 >= 200 required"):
+    with pytest.raises(NotReadyError) as refused:
         promote("billing", "r", "alice", store=store, recorder=recorder)
+    message = str(refused.value)
+    assert "(verdict UNDECIDED (~" in message
+    assert "[ ?? ] mismatch rate (noise-corrected): 0.00% (0 of 50 comparisons): between" in message
+    assert "more comparisons would decide at this rate" in message
+    assert "[ ?? ] comparisons: 50 < 200 required before ready" in message
 
 
 def test_promote_walks_the_plan_one_step_at_a_time_then_stops(
     store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
 ) -> None:
-    """With a holding verdict each promotion takes exactly one step, audited as ``promote``."""
+    """With a holding verdict each promotion takes exactly one step, audited as ``promote``;
+    each step needs evidence of its own (records since the last flag change)."""
     shadowing(store)
-    write_records("billing", outcomes(match=299, mismatch=1), at=time.time())
     seen = []
-    for _ in DEFAULT_ROLLOUT_STEPS:
+    for step in DEFAULT_ROLLOUT_STEPS:
+        write_records("billing", outcomes(match=299, mismatch=1), at=settle())
         change = promote("billing", "verdict holds", "alice", store=store, recorder=recorder)
         seen.append((change.old_percent, change.new_percent, change.new.route, change.forced))
+        if step == DEFAULT_ROLLOUT_STEPS[0]:
+            with pytest.raises(NotReadyError, match=r"300 older ones predate the last flag"):
+                promote("billing", "again", "alice", store=store, recorder=recorder)
     assert [
         (0.0, 5.0, "celery", False),
         (5.0, 25.0, "celery", False),
@@ -93,7 +123,9 @@ def test_promote_walks_the_plan_one_step_at_a_time_then_stops(
     last = history[-1]
     assert "alice" == last.actor
     assert last.reason.startswith("verdict holds (promote celery 50% -> 100%; verdict READY:")
-    assert "[pass] mismatch rate: 0.33% (1 of 300) <= 1.00% allowed" in last.reason
+    assert "[pass] mismatch rate (noise-corrected): 0.33% (1 of 300 comparisons): at most " in (
+        last.reason
+    )
 
 
 def test_force_promotes_and_the_audit_entry_says_forced(
@@ -107,7 +139,7 @@ def test_force_promotes_and_the_audit_entry_says_forced(
     entry = store.history("billing")[-1]
     assert ("promote", "bob") == (entry.action, entry.actor)
     assert "forced=True" in entry.reason
-    assert "[FAIL] mismatch rate: 25.00% (50 of 200) <= 1.00% allowed" in entry.reason
+    assert "[FAIL] mismatch rate (noise-corrected): 25.00% (50 of 200 comparisons)" in entry.reason
 
 
 def test_a_worker_may_name_its_own_plan(
@@ -115,11 +147,32 @@ def test_a_worker_may_name_its_own_plan(
 ) -> None:
     """A ``rollout`` of [1, 10, 100] in the flags is the plan promote follows."""
     shadowing(store, rollout=(1, 10, 100))
-    write_records("billing", ["match"] * 200, at=time.time())
-    steps = [
-        promote("billing", "r", "a", store=store, recorder=recorder).new_percent for _ in range(3)
-    ]
+    steps = []
+    for _ in range(3):
+        write_records("billing", ["match"] * 200, at=settle())
+        steps.append(promote("billing", "r", "a", store=store, recorder=recorder).new_percent)
     assert [1.0, 10.0, 100.0] == steps
+
+
+def test_promote_judges_only_evidence_since_the_last_flag_change(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """900 clean records from before a flag change plus 100 since at 10% mismatches: the old
+    rule judged all 1,000 (1% mismatches, under the limit: READY); only the 100 count, and
+    they are proven worse than 5%."""
+    shadowing(store)
+    write_records("billing", ["match"] * 900, at=time.time())
+    store.update(
+        "billing",
+        lambda record: record.changed(shadow=GATE),
+        actor="test",
+        reason="touch the flags",
+    )
+    write_records("billing", outcomes(match=80, mismatch=20), at=settle())
+    with pytest.raises(NotReadyError) as refused:
+        promote("billing", "r", "alice", store=store, recorder=recorder)
+    assert "20.00% (20 of 100 comparisons)" in str(refused.value)
+    assert 2 == store.get("billing").version
 
 
 @pytest.mark.parametrize(
@@ -168,12 +221,12 @@ def test_cli_promote_refusal_and_rollback(
 ) -> None:
     """``cutover promote`` exits 2 with the numbers; ``--force`` and ``rollback`` print the move."""
     shadowing(store)
-    write_records("billing", outcomes(match=180, mismatch=20), at=time.time())
+    write_records("billing", outcomes(match=160, mismatch=40), at=time.time())
     url = ["--flags-url", redis_url]
     status = main(["promote", "billing", "--reason", "try", *url])
     out, err = capsys.readouterr()
     assert 2 == status
-    assert "mismatch rate: 10.00% (20 of 200) <= 1.00% allowed" in err
+    assert "mismatch rate (noise-corrected): 20.00% (40 of 200 comparisons): at least" in err
     status = main(["promote", "billing", "--reason", "anyway", "--force", "--actor", "dan", *url])
     out, err = capsys.readouterr()
     assert 0 == status, err

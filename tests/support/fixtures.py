@@ -103,7 +103,7 @@ async def celery_amqp_engine(
 @pytest.fixture(scope="session")
 async def ray_engine() -> AsyncIterator[ExecutionEngine]:
     """A started Ray engine on a local Ray instance (one per session)."""
-    from adapters.ray_engine import RayEngine
+    from adapters.ray.engine import RayEngine
 
     engine = RayEngine()
     await engine.start()
@@ -114,7 +114,7 @@ async def ray_engine() -> AsyncIterator[ExecutionEngine]:
 @pytest.fixture(scope="session")
 def legacy_engine() -> ExecutionEngine:
     """The in-process engine."""
-    from adapters.legacy_engine import LegacyEngine
+    from adapters.legacy.engine import LegacyEngine
 
     return LegacyEngine()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from compat.shadow.recorders.base import (
     BATCH_SIZE,
@@ -29,8 +28,7 @@ from compat.shadow.recorders.base import (
 from compat.shadow.recorders.jsonl_recorder import JsonlShadowRecorder
 from compat.shadow.recorders.memory_recorder import MemoryShadowRecorder
 from flags.stores import FLAGS_URL_ENV, configured_flags_url
-from ground.errors import ConfigurationError
-from ground.logs import mask_url
+from ground.schemes import SchemeTable
 
 if TYPE_CHECKING:
     from compat.shadow.recorders.redis_recorder import RedisShadowRecorder
@@ -45,6 +43,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+_RECORDERS = SchemeTable(
+    "shadow records' flag store URL",
+    {
+        "redis": "compat.shadow.recorders.redis_recorder:RedisShadowRecorder",
+        "rediss": "compat.shadow.recorders.redis_recorder:RedisShadowRecorder",
+        "file": "compat.shadow.recorders.jsonl_recorder:JsonlShadowRecorder.beside_flags_file",
+    },
+    setting=FLAGS_URL_ENV,
+)
+
+
 def open_recorder(flags_url: str | None = None) -> ShadowRecorder:
     """The recorder beside the flag store named by ``flags_url`` (default: the configured one).
 
@@ -52,19 +61,8 @@ def open_recorder(flags_url: str | None = None) -> ShadowRecorder:
     :class:`~ground.errors.ConfigurationError`.
     """
     url = configured_flags_url(flags_url)
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("redis", "rediss"):
-        from compat.shadow.recorders.redis_recorder import RedisShadowRecorder
-
-        return RedisShadowRecorder(url)
-    if scheme == "file":
-        from flags.stores.file_store import path_from_url
-
-        return JsonlShadowRecorder(path_from_url(url).absolute().parent)
-    raise ConfigurationError(
-        f"flag store URL {mask_url(url)!r} ({FLAGS_URL_ENV}): unknown scheme {scheme!r} for "
-        "shadow records; expected redis://, rediss:// or file://"
-    )
+    recorder: ShadowRecorder = _RECORDERS.resolve(url)(url)
+    return recorder
 
 
 _lock = threading.Lock()

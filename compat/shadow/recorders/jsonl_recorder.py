@@ -57,6 +57,13 @@ class JsonlShadowRecorder(BufferedRecorder):
         self._lines: dict[str, int] = {}
         """Lines per worker file as this process last knew them (others append too)."""
 
+    @classmethod
+    def beside_flags_file(cls, flags_url: str) -> JsonlShadowRecorder:
+        """The recorder of a ``file://`` flag store: files in the flags file's directory."""
+        from flags.stores.file_store import path_from_url
+
+        return cls(path_from_url(flags_url).absolute().parent)
+
     def path(self, worker: str) -> Path:
         """The records file of ``worker``."""
         return self.directory / file_name(worker)

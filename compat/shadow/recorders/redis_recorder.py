@@ -21,12 +21,13 @@ from redis.retry import Retry
 
 from compat.shadow.recorders.base import DEFAULT_READ_LIMIT, BufferedRecorder
 from compat.shadow.records import ShadowRecord
+from ground.constants import SHADOW_STREAM_PREFIX, SHADOW_WORKERS_KEY
 from ground.errors import ConfigurationError, CutoverError, FlagStoreError
 from ground.logs import mask_url
 
-STREAM_PREFIX: Final = "cutover:shadow:"
+STREAM_PREFIX: Final = SHADOW_STREAM_PREFIX
 """The prefix of every worker's stream (``STREAM_PREFIX + worker``)."""
-WORKERS_KEY: Final = "cutover:shadow-workers"
+WORKERS_KEY: Final = SHADOW_WORKERS_KEY
 """Set: the workers that have a stream (outside the prefix, so no worker id can clash)."""
 STREAM_MAXLEN: Final = 100_000
 """Approximate length a worker's stream is trimmed to."""

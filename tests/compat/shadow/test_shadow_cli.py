@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,14 @@ from cutover.cli import main
 from flags import FlagRecord, ShadowConfig, open_store
 from tests.compat.shadow.strategies import make_record
 
-GATE = ShadowConfig(route="celery", min_comparisons=20, max_mismatch_rate=0.1)
+GATE = ShadowConfig(
+    route="celery", min_comparisons=20, max_mismatch_rate=0.3, max_candidate_error_rate=0.3
+)
 
 
-def write_records(url: str | None = None) -> None:
-    """Flags with a shadow gate for `billing`, and records of `billing` and `mail`."""
+def write_records(url: str | None = None, *, before_the_flags: int = 0) -> None:
+    """Flags with a shadow gate for `billing`, and records of `billing` and `mail` made after
+    them (plus ``before_the_flags`` mismatches of `billing` made a day before)."""
     store = open_store(url)
     try:
         store.put(
@@ -30,13 +34,30 @@ def write_records(url: str | None = None) -> None:
     finally:
         store.close()
     recorder = open_recorder(url)
+    now = time.time()
+    for n in range(before_the_flags):
+        recorder.record(
+            make_record(
+                worker="billing",
+                call_id=f"old{n}",
+                outcome="mismatch",
+                diffs=("$[0].total: 1 != 2",),
+                created_at=now - 86400 + n,
+            )
+        )
     for n in range(25):
         outcome = "mismatch" if n == 0 else "match"
         diffs = ("$[0].total: 1 != 2",) if n == 0 else ()
         recorder.record(
-            make_record(worker="billing", call_id=f"b{n}", outcome=outcome, diffs=diffs)
+            make_record(
+                worker="billing",
+                call_id=f"b{n}",
+                outcome=outcome,
+                diffs=diffs,
+                created_at=now + n * 0.001,
+            )
         )
-    recorder.record(make_record(worker="mail", call_id="m0"))
+    recorder.record(make_record(worker="mail", call_id="m0", created_at=now))
     assert recorder.flush()
     recorder.close()
 
@@ -57,9 +78,9 @@ def test_report_table(cutover_home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert ["billing", "legacy", "->", "celery", "25", "96.00%", "1"] == rows[0][:7]
     assert ["mail", "legacy", "->", "celery", "1", "100.00%", "0"] == rows[1][:7]
     assert "billing: legacy -> celery  [READY]" in out
-    assert "[pass] mismatch rate: 4.00% (1 of 25) <= 10.00% allowed" in out
-    assert "mail: legacy -> celery  [NOT READY]" in out
-    assert "[FAIL] comparisons: 1 >= 1000 required" in out
+    assert "[pass] mismatch rate (noise-corrected): 4.00% (1 of 25 comparisons): at most " in out
+    assert "mail: legacy -> celery  [UNDECIDED (~" in out
+    assert "[ ?? ] comparisons: 1 < 1000 required before ready" in out
 
 
 def test_report_json_for_one_worker(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,17 +90,24 @@ def test_report_json_for_one_worker(cutover_home: Path, capsys: pytest.CaptureFi
     data: dict[str, Any] = json.loads(out)
     assert 0 == status
     (pair,) = data["pairs"]
-    assert ("billing", 10, 1.0, False) == (
+    assert ("billing", 10, 1.0, "undecided") == (
         pair["worker"],
         pair["comparisons"],
         pair["match_rate"],
-        pair["verdict"]["ready"],
+        pair["verdict"],
     )
-    assert [c["name"] for c in pair["verdict"]["criteria"]] == [
-        "comparisons",
-        "mismatch rate",
-        "candidate p95",
-    ]
+    assert ["comparisons", "error_rate", "latency_ratio", "mismatch_rate"] == sorted(
+        pair["criteria"]
+    )
+    mismatch = pair["criteria"]["mismatch_rate"]
+    assert (0.0, 0.0, 0.05, 0.3, 10) == (
+        mismatch["estimate"],
+        mismatch["lower"],
+        mismatch["alpha"],
+        mismatch["threshold"],
+        mismatch["samples"],
+    )
+    assert mismatch["upper"] > 0.3
 
 
 def test_report_from_redis(
@@ -94,7 +122,23 @@ def test_report_from_redis(
         [pair["worker"] for pair in data["pairs"]],
         data["source"],
     )
-    assert 0.1 == data["pairs"][0]["verdict"]["criteria"][1]["threshold"]
+    assert 0.3 == data["pairs"][0]["criteria"]["mismatch_rate"]["threshold"]
+
+
+def test_only_records_since_the_last_flag_change_are_judged(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like promote, the report judges each worker on the records made since its last flag
+    change (40 old mismatches would make billing not_ready) and says how many it left out;
+    --all-versions judges them all."""
+    write_records(before_the_flags=40)
+    status, out, _ = run(capsys, "shadow", "report", "billing")
+    assert 0 == status
+    assert "billing: legacy -> celery  [READY]" in out
+    assert "40 older ones left out; --all-versions includes them" in out
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json", "--all-versions")
+    (pair,) = json.loads(out)["pairs"]
+    assert (65, "not_ready") == (pair["comparisons"], pair["verdict"])
 
 
 def test_no_records(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,13 +1,16 @@
 """The automatic guard as a Celery task, and the Beat schedule that runs it.
 
-``celery -A adapters.celery.app beat`` sends ``cutover.guard`` every
+``celery -A cutover.celery_app beat`` sends ``cutover.guard`` every
 ``CUTOVER_GUARD_INTERVAL_S`` seconds (default 30) to the default queue (``cutover.default``);
 any worker consuming that queue runs one guard pass (:func:`cutover.ops.guard.run_guard_once`)
 against the configured flag store (``CUTOVER_FLAGS_URL``) and returns what it found. A pass
 that waited longer than one interval expires unrun: the next one is already on its way.
 
 The guard's modules are imported when the task runs, not when the app loads, so the app's
-start-up cost and imports are unchanged (and Ray is never imported here).
+start-up cost and imports are unchanged (and Ray is never imported here). This module lives in
+the roof, not in ``adapters.celery``: the guard reads flags and shadow records and writes
+rollbacks, which is operating the cutover, not running an engine. :mod:`cutover.celery_app`
+registers it on the engine's app.
 """
 
 from __future__ import annotations

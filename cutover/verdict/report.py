@@ -13,11 +13,19 @@ For each worker and (primary route, candidate route) pair of the records given:
   (list indices and values generalised), each with one concrete diff line and one sample
   input; candidate errors grouped by exception type the same way;
 - the **noisy paths** learned and ignored while comparing;
-- the **verdict**: ready iff all three hold, each listed with its numbers —
+- the **verdict** (:mod:`cutover.verdict.criteria`): ``ready``, ``not_ready`` or
+  ``undecided``, from anytime-valid bounds at level ``shadow.alpha`` on
 
-  1. comparisons >= ``shadow.min_comparisons``;
-  2. mismatch rate <= ``shadow.max_mismatch_rate``;
-  3. candidate p95 <= ``shadow.max_candidate_p95_ratio`` x primary p95.
+  1. the **noise-corrected mismatch rate** (a mismatch whose every difference lies on a path
+     the worker learned as noisy, from two primary runs that differed there, is noise, not a
+     defect: Diffy's rule) against ``shadow.max_mismatch_rate``;
+  2. the **candidate error rate** (errors and timeouts) against
+     ``shadow.max_candidate_error_rate``;
+  3. the **median per-call latency ratio** candidate / primary (timeouts and shadows skipped
+     under load count as slower than allowed) against ``shadow.max_candidate_p95_ratio``;
+
+  and the ``shadow.min_comparisons`` floor before ``ready``. The report can be read after
+  every batch: the chance that a verdict it ever gives is wrong is at most ``alpha``.
 
 The thresholds are the worker's current ``shadow`` flags; a worker with no shadow
 configuration any more is judged by the defaults of :class:`~flags.ShadowConfig`.
@@ -29,11 +37,12 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from compat.shadow.compare import diff_signature
+from compat.shadow.compare import MAX_DIFFS, diff_signature
+from compat.shadow.normalize import PATH_PREFIX, PatternSet, parse_path, pattern_set
 from compat.shadow.records import (
     AGREEMENTS,
     CANDIDATE_ERROR,
@@ -43,6 +52,15 @@ from compat.shadow.records import (
     OUTCOMES,
     ShadowRecord,
 )
+from cutover.verdict.criteria import (
+    Criterion,
+    Verdict,
+    combine,
+    floor_criterion,
+    latency_criterion,
+    percent,
+    rate_criterion,
+)
 from flags import ShadowConfig
 from ground.errors import FlagValidationError
 
@@ -51,45 +69,6 @@ TOP_DIFFS: Final = 5
 
 
 # --- the report's parts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Criterion:
-    """One condition of the readiness verdict, with the numbers behind it."""
-
-    name: str
-    value: float | None
-    threshold: float | None
-    passed: bool
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "name": self.name,
-            "value": self.value,
-            "threshold": self.threshold,
-            "passed": self.passed,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Ready to promote the candidate iff every criterion passed."""
-
-    ready: bool
-    criteria: tuple[Criterion, ...]
-    thresholds_from: str
-    """``"flags"`` or ``"defaults"`` (the worker has no shadow configuration)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "ready": self.ready,
-            "thresholds_from": self.thresholds_from,
-            "criteria": [criterion.to_dict() for criterion in self.criteria],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +121,10 @@ class PairReport:
     top_mismatches: tuple[DiffGroup, ...]
     candidate_errors: tuple[DiffGroup, ...]
     noisy_paths: tuple[str, ...]
+    noise: int
+    """Mismatches whose every difference is on a learned noisy path (not counted)."""
+    skipped: int
+    """Calls sampled for a shadow but skipped because too many shadows were in flight."""
     operations: Mapping[str, int]
     flag_versions: tuple[int, int]
     first_at: float
@@ -165,11 +148,14 @@ class PairReport:
             "top_mismatches": [group.to_dict() for group in self.top_mismatches],
             "candidate_errors": [group.to_dict() for group in self.candidate_errors],
             "noisy_paths": list(self.noisy_paths),
+            "noise": self.noise,
+            "skipped": self.skipped,
             "operations": dict(self.operations),
             "flag_versions": list(self.flag_versions),
             "first_at": self.first_at,
             "last_at": self.last_at,
-            "verdict": self.verdict.to_dict(),
+            # "verdict", "ready", "alpha", "samples_needed", "thresholds_from", "criteria"
+            **self.verdict.to_dict(),
         }
 
 
@@ -181,6 +167,8 @@ class ShadowReport:
     generated_at: float = field(default_factory=time.time)
     source: str | None = None
     """Where the records were read (a URL without its password, a directory)."""
+    older: Mapping[str, int] = field(default_factory=dict)
+    """Per worker, records left out because they predate its last flag change."""
 
     def pair(self, worker: str, candidate_route: str | None = None) -> PairReport:
         """The (first) pair of ``worker``, optionally the one with ``candidate_route``."""
@@ -194,6 +182,7 @@ class ShadowReport:
         return {
             "generated_at": self.generated_at,
             "source": self.source,
+            "older_records": dict(self.older),
             "pairs": [pair.to_dict() for pair in self.pairs],
         }
 
@@ -235,43 +224,109 @@ def _groups(found: dict[str, list[Any]]) -> tuple[DiffGroup, ...]:
     )
 
 
-def _verdict(
-    comparisons: int,
-    disagreements: int,
-    primary: Latency,
-    candidate: Latency,
+def _is_noise(record: ShadowRecord, noisy: PatternSet) -> bool:
+    """A mismatch whose every recorded difference is on a learned noisy path.
+
+    Only when the record kept every difference (fewer than the most a record keeps): a
+    difference not shown could be a real one.
+    """
+    if record.outcome != MISMATCH or not noisy or not record.diffs:
+        return False
+    if len(record.diffs) >= MAX_DIFFS:
+        return False
+    for line in record.diffs:
+        prefix = PATH_PREFIX.match(line)
+        if prefix is None or line[prefix.end() : prefix.end() + 2] != ": ":
+            return False
+        segments = parse_path(prefix.group())
+        if segments is None or not noisy.matches_within(segments):
+            return False
+    return True
+
+
+def _latency_ratios(records: Sequence[ShadowRecord]) -> list[float]:
+    """Per call, candidate latency / primary latency of the same call, in time order.
+
+    A timeout, and each shadow skipped under load before a record, is ``inf``: slower than
+    any allowance, whatever it really took. Calls without both latencies are left out.
+    """
+    ratios: list[float] = []
+    for record in records:
+        ratios.extend([math.inf] * record.skipped)
+        if record.outcome == CANDIDATE_TIMEOUT:
+            ratios.append(math.inf)
+        elif record.candidate_latency_s is not None and record.primary_latency_s > 0:
+            ratios.append(record.candidate_latency_s / record.primary_latency_s)
+    return ratios
+
+
+def _rate_criteria(
+    ordered: Sequence[ShadowRecord], config: ShadowConfig, noisy: PatternSet
+) -> list[Criterion]:
+    """The mismatch and error rate criteria: one each, or one each per operation.
+
+    A worker whose calls are of several operations (batch, pipeline, task, handler) gets its
+    rates judged per operation: a rare operation that is broken must not hide in the pooled
+    rate of a frequent one. ``alpha`` is then shared among the operations (each gets
+    ``alpha / m``), so the chance that any of them is misjudged stays at most ``alpha``.
+    """
+    operations = sorted({record.operation for record in ordered})
+    split = len(operations) > 1
+    alpha = config.alpha / len(operations) if split else config.alpha
+
+    def defect(record: ShadowRecord) -> bool:
+        return record.outcome in DISAGREEMENTS and not _is_noise(record, noisy)
+
+    def failed(record: ShadowRecord) -> bool:
+        return record.outcome in (CANDIDATE_ERROR, CANDIDATE_TIMEOUT)
+
+    rates: list[tuple[str, str, float, Callable[[ShadowRecord], bool]]] = [
+        ("mismatch rate (noise-corrected)", "mismatch_rate", config.max_mismatch_rate, defect),
+        ("candidate error rate", "error_rate", config.max_candidate_error_rate, failed),
+    ]
+    criteria: list[Criterion] = []
+    for name, key, threshold, counts in rates:
+        if not split:
+            criteria.append(
+                rate_criterion(name, key, [counts(r) for r in ordered], threshold, alpha)
+            )
+            continue
+        for operation in operations:
+            mine = [counts(r) for r in ordered if r.operation == operation]
+            criterion = rate_criterion(
+                f"{name}, {operation} calls",
+                f"{key}:{operation}",
+                mine,
+                threshold,
+                alpha,
+                unit=f"{operation} comparisons",
+            )
+            criteria.append(replace(criterion, share=len(mine) / len(ordered)))
+    return criteria
+
+
+def judge(
+    records: Sequence[ShadowRecord],
     config: ShadowConfig,
-    source: str,
+    source: str = "flags",
+    noisy: PatternSet | None = None,
 ) -> Verdict:
-    enough = Criterion(
-        "comparisons",
-        float(comparisons),
-        float(config.min_comparisons),
-        comparisons >= config.min_comparisons,
-        f"{comparisons} >= {config.min_comparisons} required",
+    """The verdict on one candidate from its ``records`` (any order; judged in time order).
+
+    What the report, ``promote`` and the guard all use. ``noisy``: the learned noisy paths
+    (default: every path listed in ``records``).
+    """
+    ordered = sorted(records, key=lambda record: record.created_at)
+    if noisy is None:
+        noisy = pattern_set(sorted({path for r in ordered for path in r.noisy_paths}))
+    alpha = config.alpha
+    criteria = _rate_criteria(ordered, config, noisy)
+    criteria.append(
+        latency_criterion(_latency_ratios(ordered), config.max_candidate_p95_ratio, alpha)
     )
-    rate = disagreements / comparisons if comparisons else None
-    agreeing = Criterion(
-        "mismatch rate",
-        rate,
-        config.max_mismatch_rate,
-        rate is not None and rate <= config.max_mismatch_rate,
-        f"{_percent(rate)} ({disagreements} of {comparisons}) <= "
-        f"{_percent(config.max_mismatch_rate)} allowed",
-    )
-    ratio = config.max_candidate_p95_ratio
-    bound = None if primary.p95 is None else ratio * primary.p95
-    fast = Criterion(
-        "candidate p95",
-        candidate.p95,
-        bound,
-        bound is not None and candidate.p95 is not None and candidate.p95 <= bound,
-        "{} <= {} ({:g} x primary p95 {})".format(
-            *_distinct_durations(candidate.p95, bound), ratio, _duration(primary.p95)
-        ),
-    )
-    criteria = (enough, agreeing, fast)
-    return Verdict(all(c.passed for c in criteria), criteria, source)
+    if config.min_comparisons > 0:
+        criteria.append(floor_criterion(len(ordered), config.min_comparisons, alpha))
+    return combine(criteria, alpha, source)
 
 
 def _pair_report(
@@ -307,6 +362,8 @@ def _pair_report(
             message = record.candidate_error or "(no message)"
             _count(errors, message.split(":", 1)[0], message, record)
     versions = [record.flag_version for record in records]
+    noisy_paths = tuple(sorted({path for record in records for path in record.noisy_paths}))
+    noisy = pattern_set(noisy_paths)
     return PairReport(
         worker=worker,
         primary_route=primary_route,
@@ -319,12 +376,14 @@ def _pair_report(
         candidate_latency=candidate,
         top_mismatches=_groups(mismatches),
         candidate_errors=_groups(errors),
-        noisy_paths=tuple(sorted({path for record in records for path in record.noisy_paths})),
+        noisy_paths=noisy_paths,
+        noise=sum(_is_noise(record, noisy) for record in records),
+        skipped=sum(record.skipped for record in records),
         operations=dict(Counter(record.operation for record in records)),
         flag_versions=(min(versions), max(versions)),
         first_at=min(record.created_at for record in records),
         last_at=max(record.created_at for record in records),
-        verdict=_verdict(comparisons, disagreements, primary, candidate, thresholds, source),
+        verdict=judge(records, thresholds, source, noisy),
     )
 
 
@@ -341,10 +400,13 @@ def build_report(
     configs: Mapping[str, ShadowConfig | None],
     *,
     source: str | None = None,
+    older: Mapping[str, int] | None = None,
 ) -> ShadowReport:
     """The report of ``records``, judged by each worker's shadow configuration in ``configs``.
 
     A worker missing from ``configs`` (or mapped to ``None``) is judged by the defaults.
+    ``older``: how many records of each worker the caller left out as predating its last
+    flag change (shown, not judged).
     """
     pairs: dict[tuple[str, str, str], list[ShadowRecord]] = {}
     for record in records:
@@ -358,17 +420,41 @@ def build_report(
             for worker, primary, candidate in sorted(pairs)
         ),
         source=source,
+        older={worker: n for worker, n in (older or {}).items() if n},
     )
 
 
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _percent(rate: float | None) -> str:
-    if rate is None:
-        return "-"
-    value = rate * 100
-    return f"{value:.2f}%" if value == 0 or value >= 0.01 else f"{value:.2g}%"
+_percent = percent
+
+_BARS: Final = "▁▂▃▄▅▆▇█"
+
+
+def state_text(verdict: Verdict) -> str:
+    """``READY``, ``NOT READY`` or ``UNDECIDED`` (with the comparisons still needed)."""
+    text = verdict.text
+    if verdict.state == "undecided" and verdict.samples_needed:
+        text += f" (~{verdict.samples_needed} more)"
+    return text
+
+
+def sparkline(criterion: Criterion) -> str:
+    """The upper bound at growing sample sizes, one bar each, on a scale from 0 to twice the
+    threshold (``█`` at or above it): a bound that sinks below the middle has passed."""
+    uppers = [high for _, _, high in criterion.history]
+    if not uppers:
+        return ""
+    finite = [u for u in uppers if math.isfinite(u)]
+    top = criterion.threshold * 2 or max(finite, default=0.0) or 1.0
+
+    def bar(value: float) -> str:
+        if not math.isfinite(value) or value >= top:
+            return _BARS[-1]
+        return _BARS[min(int(value / top * len(_BARS)), len(_BARS) - 1)]
+
+    return "".join(bar(u) for u in uppers) + f"  (limit at {bar(criterion.threshold)})"
 
 
 def _duration(seconds: float | None, digits: int = 1) -> str:
@@ -377,17 +463,6 @@ def _duration(seconds: float | None, digits: int = 1) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.{digits}f} ms"
     return f"{seconds:.{digits + 1}f} s"
-
-
-def _distinct_durations(value: float | None, bound: float | None) -> tuple[str, str]:
-    """Both durations, with as many digits as it takes for unequal values to read unequal
-    (a verdict that says "[FAIL] 50.4 ms <= 50.4 ms" reads as a bug)."""
-    digits = 1
-    while True:
-        texts = _duration(value, digits), _duration(bound, digits)
-        if value == bound or texts[0] != texts[1] or digits >= 6:
-            return texts
-        digits += 1
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
@@ -405,7 +480,7 @@ def _sample(value: Any, limit: int = 100) -> str:
 
 
 def _render_pair(pair: PairReport) -> list[str]:
-    state = "READY" if pair.verdict.ready else "NOT READY"
+    state = state_text(pair.verdict)
     low, high = pair.flag_versions
     versions = str(low) if low == high else f"{low}-{high}"
     lines = [
@@ -413,7 +488,8 @@ def _render_pair(pair: PairReport) -> list[str]:
         f"  {pair.comparisons} comparisons, flag version {versions}, "
         + ", ".join(f"{op} {n}" for op, n in sorted(pair.operations.items())),
         "  outcomes: " + ", ".join(f"{name} {pair.outcomes[name]}" for name in OUTCOMES),
-        f"  match rate {_percent(pair.match_rate)}, mismatch rate {_percent(pair.mismatch_rate)}",
+        f"  match rate {_percent(pair.match_rate)}, mismatch rate {_percent(pair.mismatch_rate)}"
+        f" ({pair.noise} noise, not counted); {pair.skipped} shadows skipped under load",
         "",
     ]
     lines += _table(
@@ -428,11 +504,11 @@ def _render_pair(pair: PairReport) -> list[str]:
         indent="  ",
     )
     thresholds = "" if pair.verdict.thresholds_from == "flags" else " (default thresholds)"
-    lines += ["", f"  verdict: {state}{thresholds}"]
-    lines += [
-        f"    [{'pass' if c.passed else 'FAIL'}] {c.name}: {c.detail}"
-        for c in pair.verdict.criteria
-    ]
+    lines += ["", f"  verdict: {state}{thresholds}, alpha {pair.verdict.alpha:g}"]
+    for criterion in pair.verdict.criteria:
+        lines.append(f"    {criterion.line()}")
+        if criterion.history:
+            lines.append(f"           upper bound: {sparkline(criterion)}")
     for title, groups in (
         ("most frequent mismatches", pair.top_mismatches),
         ("candidate errors", pair.candidate_errors),
@@ -453,6 +529,12 @@ def _render_pair(pair: PairReport) -> list[str]:
 def _render(report: ShadowReport) -> str:
     if not report.pairs:
         where = f" in {report.source}" if report.source else ""
+        left_out = sum(report.older.values())
+        if left_out:
+            return (
+                f"no shadow records since the last flag change{where} ({left_out} older ones "
+                "left out; --all-versions includes them)\n"
+            )
         return f"no shadow records{where}\n"
     header = (
         "WORKER",
@@ -477,13 +559,19 @@ def _render(report: ShadowReport) -> str:
             str(pair.outcomes[CANDIDATE_TIMEOUT]),
             _duration(pair.primary_latency.p95),
             _duration(pair.candidate_latency.p95),
-            "READY" if pair.verdict.ready else "NOT READY",
+            pair.verdict.text,
         )
         for pair in report.pairs
     ]
     lines = _table(header, rows)
     if report.source:
         lines.append(f"(records from {report.source})")
+    left_out = sum(report.older.values())
+    if left_out:
+        lines.append(
+            f"(only records since each worker's last flag change: {left_out} older ones left "
+            "out; --all-versions includes them)"
+        )
     for pair in report.pairs:
         lines += ["", *_render_pair(pair)]
     return "\n".join(lines) + "\n"
@@ -498,5 +586,8 @@ __all__ = [
     "ShadowReport",
     "Verdict",
     "build_report",
+    "judge",
     "percentile",
+    "sparkline",
+    "state_text",
 ]

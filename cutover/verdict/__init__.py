@@ -1,0 +1,11 @@
+"""The readiness verdict: is a shadow candidate proven good enough to take calls?
+
+Offline analysis of shadow records, kept out of the shim (``compat/`` only records):
+
+- :mod:`cutover.verdict.report`: :func:`~cutover.verdict.report.build_report`, the numbers of
+  each worker and route pair and its verdict, as ``cutover shadow report`` prints them.
+
+Importing this package imports none of them.
+"""
+
+from __future__ import annotations
