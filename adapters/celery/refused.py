@@ -26,6 +26,7 @@ from typing import Any
 
 from celery.worker.consumer import Consumer
 
+from adapters.celery.summaries import hide_argument_headers
 from ground.errors import TaskRefusedError
 from ground.logs import get_logger
 
@@ -84,12 +85,21 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]  # celery is untype
     def on_invalid_task(self, body: Any, message: Any, exc: Exception) -> None:
         """A task message Celery cannot accept: a refused encoding is handled here."""
         if not self._refused(message, exc):
+            hide_argument_headers(message)
             super().on_invalid_task(body, message, exc)
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         """A message whose body the worker may not or cannot decode."""
         if not self._refused(message, exc):
+            hide_argument_headers(message)
             super().on_decode_error(message, exc)
+
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
+        """A task name no worker registers (``celery call 'cutover.run_batch[billing]'``):
+        Celery's handling (a ``NotRegistered`` failure as its result), logged without the
+        items the sender put in the ``argsrepr`` header."""
+        hide_argument_headers(message)
+        super().on_unknown_task(body, message, exc)
 
     def _refused(self, message: Any, exc: Exception) -> bool:
         """Handle a task message refused for its encoding; False leaves it to Celery.

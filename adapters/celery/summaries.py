@@ -11,7 +11,8 @@ sizes and a *redacted* preview, i.e. the shape of the first few values (``int``,
   the workers' request class of our tasks (:mod:`adapters.celery.worker_request`) recomputes
   it from the message itself, so a message from any sender (``celery call``, a replay) is
   summarised too; ``inspect`` answers with it in place of the arguments.
-- :func:`result_repr` replaces Celery's ``saferepr`` of a result in the workers of our app
+- :func:`result_repr` replaces Celery's ``saferepr`` of a result, and :func:`body_summary`
+  its dump of a refused or unknown message's body, in the workers of our app
   (:func:`install_result_summaries`, called when such a worker starts).
 
 Standard library only: the publisher (the caller's side) uses it per message.
@@ -111,20 +112,51 @@ def result_repr(value: Any, maxlen: int | None = None, *_: Any, **__: Any) -> st
     return summarize(value)
 
 
+def body_summary(message: Any, body: Any = None) -> str:
+    """Celery's ``dump_body(message, body)`` of a message it refuses or does not know: the
+    size and content type, not the body (it holds the items)."""
+    raw = message.body if body is None else body
+    nbytes = len(raw) if isinstance(raw, bytes | bytearray | str) else None
+    shown = size(nbytes) if nbytes is not None else "a body"
+    return f"<{shown} of {message.content_type or 'unknown content'}, not shown>"
+
+
+HIDDEN = "<not shown>"
+"""What the ``argsrepr`` / ``kwargsrepr`` headers of a refused message are logged as."""
+
+
+def hide_argument_headers(message: Any) -> None:
+    """Before Celery logs a message it refuses or does not know with its headers: the
+    sender's ``argsrepr`` / ``kwargsrepr`` (``celery call`` writes the items' ``repr`` there)
+    are replaced, in place; nothing else reads them afterwards."""
+    headers = getattr(message, "headers", None)
+    if isinstance(headers, dict):
+        for key in ("argsrepr", "kwargsrepr"):
+            if key in headers:
+                headers[key] = HIDDEN
+
+
 def install_result_summaries() -> None:
-    """Make this worker process show results as summaries (the log line and the
-    ``task-succeeded`` event): Celery's tracer and request read ``saferepr`` from their
-    modules when a task ends. Only for a worker of cutover's app, whose tasks are all ours
-    (see :func:`adapters.celery.app.create_app`); idempotent. Checked against Celery 5.7."""
+    """Make this worker process show summaries where Celery would show data: results (the
+    success log line and the ``task-succeeded`` event; Celery's tracer and request read
+    ``saferepr`` from their modules when a task ends) and the bodies of messages it refuses
+    or does not know (``dump_body``). Only for a worker of cutover's app, whose tasks are all
+    ours (see :func:`adapters.celery.app.create_app`); idempotent. Checked against Celery
+    5.7."""
     from celery.app import trace
     from celery.worker import request
+    from celery.worker.consumer import consumer
 
     trace.saferepr = result_repr
     request.saferepr = result_repr
+    consumer.dump_body = body_summary
 
 
 __all__ = [
+    "HIDDEN",
     "SUMMARIZED_REQUEST",
+    "body_summary",
+    "hide_argument_headers",
     "install_result_summaries",
     "preview",
     "result_repr",

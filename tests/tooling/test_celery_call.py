@@ -90,3 +90,29 @@ def test_cutover_dlq_replay_runs_it_in_the_accepted_encoding(
     [done] = json.loads(replayed.stdout)["replayed"]
     assert [10, 12] == tooling_app.AsyncResult(done["task_id"]).get(timeout=60)
     assert [] == letters_of(tooling_app, call_id)
+
+
+def test_an_unregistered_task_name_fails_its_result_without_logging_the_items(
+    tooling_worker: CeleryWorkerProcess, tooling_app: Any
+) -> None:
+    """``celery call 'cutover.run_batch[billing]'`` (the name Flower shows, which no worker
+    registers): Celery's NotRegistered failure is the result, and the worker's refusal line
+    shows neither the body nor the sender's ``argsrepr`` of the items (it showed both)."""
+    secret = f"card-{uuid.uuid4().hex}"
+    args = ["tests.adapters.equiv_tasks:identity", [secret], {"worker": "billing"}]
+    sent = celery_cli(
+        "call", f"{RUN_BATCH}[billing]", "-a", json.dumps(args), "--queue", TOOLING_QUEUE
+    )
+    assert 0 == sent.returncode, sent.stderr
+    task_id = sent.stdout.strip().splitlines()[-1]
+    with pytest.raises(Exception, match=r"cutover\.run_batch\[billing\]") as failed:
+        tooling_app.AsyncResult(task_id).get(timeout=30)
+    assert "NotRegistered" == type(failed.value).__name__
+    until_sync(
+        lambda: f"unregistered task of type '{RUN_BATCH}[billing]'" in tooling_worker.log_text(),
+        30,
+        "the worker's refusal line",
+    )
+    log = tooling_worker.log_text()
+    assert "of application/json, not shown>" in log
+    assert secret not in log
