@@ -21,6 +21,7 @@ Standard library only: the publisher (the caller's side) uses it per message.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 PREVIEW = 3
@@ -29,32 +30,31 @@ _SHOWN_OPTIONS = ("worker", "call_id")
 """Options of a batch shown in full: who sent it (a worker id and a call id, not data)."""
 
 
+_SCALARS = frozenset({type(None), bool, int, float})
+_SIZED = (str, bytes, bytearray, list, tuple, set, frozenset)
+_COLLECTIONS = (list, tuple, set, frozenset)
+_SEQUENCES = (list, tuple)
+
+
 def shape(value: Any) -> str:
     """What a value is, without what it holds: ``int``, ``str(12)``, ``list(3)``."""
-    if value is None or isinstance(value, bool | int | float):
-        return type(value).__name__
-    if isinstance(value, str | bytes | bytearray | Mapping | list | tuple | set | frozenset):
-        unit = (" key" if len(value) == 1 else " keys") if isinstance(value, Mapping) else ""
-        return f"{type(value).__name__}({len(value)}{unit})"
-    return type(value).__name__
+    cls = type(value)
+    if cls in _SCALARS:
+        return cls.__name__
+    if isinstance(value, dict | Mapping):
+        return f"{cls.__name__}({len(value)} {'key' if len(value) == 1 else 'keys'})"
+    if isinstance(value, _SIZED):
+        return f"{cls.__name__}({len(value)})"
+    return cls.__name__
 
 
 def preview(values: Any) -> str:
     """The shapes of the first :data:`PREVIEW` values of a collection (``…`` if more)."""
-    if isinstance(values, Mapping):
-        shown = [f"{_key(key)}: {shape(value)}" for key, value in _first(values.items())]
+    if isinstance(values, dict | Mapping):
+        shown = [f"{_key(key)}: {shape(value)}" for key, value in islice(values.items(), PREVIEW)]
     else:
-        shown = [shape(value) for value in _first(values)]
+        shown = [shape(value) for value in islice(values, PREVIEW)]
     return ", ".join(shown) + (", …" if len(values) > PREVIEW else "")
-
-
-def _first(values: Any) -> list[Any]:
-    out: list[Any] = []
-    for value in values:
-        if len(out) == PREVIEW:
-            break
-        out.append(value)
-    return out
 
 
 def _key(key: Any) -> str:
@@ -66,9 +66,9 @@ def _key(key: Any) -> str:
 
 def summarize(value: Any) -> str:
     """``<list of 3: int, int, int>``: a count and a redacted preview of ``value``."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):
         counted = f"{len(value)} {'key' if len(value) == 1 else 'keys'}"
-    elif isinstance(value, list | tuple | set | frozenset):
+    elif isinstance(value, _COLLECTIONS):
         counted = f"{len(value)} {'item' if len(value) == 1 else 'items'}"
     else:
         return f"<{shape(value)}>"
@@ -89,13 +89,13 @@ def summarize_args(args: Any, message_bytes: int | None = None) -> str:
     """The ``argsrepr`` of ``run_batch(reference, items, options)`` / ``run_task(reference,
     options)``: the reference (a name, not data), the items summarised, the worker and call
     id of the options, and the message's size when known."""
-    if not isinstance(args, list | tuple) or not args:
+    if not isinstance(args, _SEQUENCES) or not args:
         return summarize(args)
     parts = [repr(args[0]) if isinstance(args[0], str) else f"<{shape(args[0])}>"]
     if len(args) > 2:
         parts.append(summarize(args[1]))
     options = args[-1] if len(args) > 1 else None
-    if isinstance(options, Mapping):
+    if isinstance(options, dict | Mapping):
         parts += [f"{key}={options[key]!r}" for key in _SHOWN_OPTIONS if options.get(key)]
     if message_bytes is not None:
         parts.append(f"message {size(message_bytes)}")
