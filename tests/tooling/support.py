@@ -40,10 +40,12 @@ def tooling_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def celery_cli(*argv: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run ``celery -A adapters.celery.app ARGV`` (Celery's own command line)."""
+def celery_cli(
+    *argv: str, timeout_s: float = 60.0, app: str = "adapters.celery.app"
+) -> subprocess.CompletedProcess[str]:
+    """Run ``celery -A APP ARGV`` (Celery's own command line)."""
     return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "adapters.celery.app", *argv],
+        [sys.executable, "-m", "celery", "-A", app, *argv],
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -19,12 +19,14 @@ from tests.tooling.support import NODE, celery_cli
 pytestmark = pytest.mark.celery
 
 
+@pytest.mark.parametrize("app", ["adapters.celery.app", "cutover.celery_app"])
 def test_celery_inspect_stats_answers_with_the_worker_stats(
-    tooling_worker: CeleryWorkerProcess,
+    tooling_worker: CeleryWorkerProcess, app: str
 ) -> None:
-    """``celery -A adapters.celery.app inspect stats --json``: our node replies with its pool
-    and counters, and the worker logs no EncodeError (the reply used to fail to encode)."""
-    done = celery_cli("inspect", "stats", "--json", "--timeout", "10", "-d", NODE)
+    """``celery -A APP inspect stats --json``, with the engine's app and the deployment's:
+    our node replies with its pool and counters, and the worker logs no EncodeError (the
+    reply used to fail to encode)."""
+    done = celery_cli("inspect", "stats", "--json", "--timeout", "10", "-d", NODE, app=app)
     assert 0 == done.returncode, (done.stdout, done.stderr)
     replies: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     assert [NODE] == list(replies)
