@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -116,3 +117,43 @@ def test_an_unregistered_task_name_fails_its_result_without_logging_the_items(
     log = tooling_worker.log_text()
     assert "of application/json, not shown>" in log
     assert secret not in log
+
+
+@pytest.mark.rabbitmq
+def test_on_rabbitmq_the_refused_message_lands_in_the_dead_letter_queue(
+    celery_amqp_worker: CeleryWorkerProcess,
+) -> None:
+    """The same ``celery call`` with RabbitMQ as broker: the dead letter is in RabbitMQ's
+    ``cutover.dead`` queue (the AMQP store, beside the messages it came from), replayable."""
+    from adapters.celery.settings import CelerySettings
+    from tests.support.services import TEST_AMQP_URL, TEST_BACKEND_URL
+
+    settings = CelerySettings(broker_url=TEST_AMQP_URL, result_backend=TEST_BACKEND_URL)
+    call_id = uuid.uuid4().hex
+    args = ["tests.adapters.equiv_tasks:double", [4], {"worker": "cli", "call_id": call_id}]
+    call = ["call", RUN_BATCH, "-a", json.dumps(args), "--queue", "cutover.equiv"]
+    sent = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "adapters.celery.app", *call],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=tooling_env(CUTOVER_BROKER_URL=TEST_AMQP_URL, CUTOVER_RESULT_BACKEND=TEST_BACKEND_URL),
+        cwd=REPO_ROOT,
+    )
+    assert 0 == sent.returncode, sent.stderr
+
+    def letters() -> list[DeadLetter]:
+        store = open_dead_letter_store(settings)
+        try:
+            return [d for d in store.list(1000) if d.options.get("call_id") == call_id]
+        finally:
+            store.close()
+
+    until_sync(letters, 30, "the dead letter in RabbitMQ")
+    [letter] = letters()
+    assert (REFUSED_ENCODING, [4], True) == (letter.reason, letter.items, letter.replayable)
+    store = open_dead_letter_store(settings)
+    try:
+        assert store.remove(letter.entry_id)
+    finally:
+        store.close()
