@@ -24,6 +24,7 @@ from adapters.base import CallOptions, ExecutionEngine
 from compat.identity import resolve_worker_id
 from compat.pipeline import Pipeline
 from compat.router import get_router
+from compat.shadow import call_recorder
 from compat.shadow.runner import ShadowSet
 from compat.work import Work
 from ground.errors import InvalidArgumentError
@@ -114,6 +115,9 @@ class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
         # has one coroutine frame less (the legacy route's budget is a few microseconds).
         legacy_run = super()._run_batched
         original, task_func = task_func, awaiting_task_func(task_func)
+        recorder = call_recorder.active
+        if recorder is not None:  # opt-in (CUTOVER_RECORD_CALLS): inputs for `cutover replay`
+            recorder.capture(self.worker_id, original, items, batch_size, max_concurrent)
 
         def on_engine(engine: ExecutionEngine, options: CallOptions) -> Awaitable[list[Any]]:
             return engine.map_batches(items, task_func, batch_size, max_concurrent, options)

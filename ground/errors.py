@@ -186,6 +186,26 @@ class NotReadyError(RolloutError):
         super().__init__(message)
 
 
+# --- equivalence tests and offline replay ------------------------------------------------------
+
+
+class ShadowMismatchError(CutoverError, AssertionError):
+    """A call under the pytest plugin's raise-on-mismatch mode disagreed with its reference.
+
+    An ``AssertionError`` too, so pytest reports it as a failed test; ``diffs`` holds the
+    (redacted) difference lines, one per line of the message.
+    """
+
+    def __init__(self, message: str, diffs: tuple[str, ...] = ()) -> None:
+        self.diffs = diffs
+        super().__init__(message)
+
+
+class ReplayError(CutoverError):
+    """``cutover replay`` refused to run: no recorded calls, a task not declared shadow-safe,
+    a task outside the allow-list. Nothing was run; the message says what to change."""
+
+
 __all__ = [
     "ConfigurationError",
     "CutoverError",
@@ -205,8 +225,10 @@ __all__ = [
     "PayloadTooLargeError",
     "PoisonBatchError",
     "RemoteTaskError",
+    "ReplayError",
     "RolloutError",
     "SerializationError",
+    "ShadowMismatchError",
     "TaskRefusedError",
     "UnknownEngineError",
     "UnknownWorkerError",

@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ground.constants import DLQ_STREAM_KEY
-from ground.errors import DeadLetterError
+from ground.errors import DeadLetterError, InvalidArgumentError
 from ground.logs import mask_text, mask_url
 from ground.schemes import SchemeTable, scheme_of
 
@@ -92,6 +92,18 @@ class DeadLetter:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetterPage:
+    """One page of a listing, newest first.
+
+    ``next_cursor`` is given back to :meth:`DeadLetterStore.page` for the page after this
+    one (the next older entries); ``None`` when this page holds the oldest entry.
+    """
+
+    entries: list[DeadLetter]
+    next_cursor: str | None
+
+
 class DeadLetterStore:
     """Append, list, fetch, claim and remove dead letters.
 
@@ -151,6 +163,22 @@ class DeadLetterStore:
     def list(self, count: int = 100) -> list[DeadLetter]:
         """The newest ``count`` dead letters, newest first."""
         raise NotImplementedError
+
+    def page(self, size: int = 100, cursor: str | None = None) -> DeadLetterPage:
+        """``size`` dead letters, newest first, older than the entry ``cursor`` (``None``:
+        from the newest). Raises :class:`DeadLetterError` for a cursor the store no longer
+        holds, and ``InvalidArgumentError`` for a size below 1."""
+        raise NotImplementedError
+
+    def walk(self, page_size: int = 1000) -> Iterator[DeadLetter]:
+        """Every dead letter, newest first, read one page at a time (never all at once)."""
+        cursor: str | None = None
+        while True:
+            page = self.page(page_size, cursor)
+            yield from page.entries
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     def get(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by id, or ``None``."""
@@ -243,6 +271,21 @@ def open_dead_letter_store(config: DeadLetterConfig) -> DeadLetterStore:
     return backend_class(url)(url, ssl=ssl or None)
 
 
+def check_page_size(size: int) -> None:
+    """A page holds at least one entry: anything else is an ``InvalidArgumentError``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidArgumentError(f"a page of dead letters holds at least 1 entry, got {size!r}")
+
+
+def cursor_not_found(cursor: str, store: DeadLetterStore) -> DeadLetterError:
+    """The error for a cursor that names no entry of ``store`` (any more)."""
+    return DeadLetterError(
+        f"the cursor {cursor!r} names no dead letter in {store.display_url} (it was replayed "
+        "or purged since, or is not an id of this store): list again from the newest, "
+        "without a cursor"
+    )
+
+
 def not_found(entry_id: str, store: DeadLetterStore) -> DeadLetterError:
     """The error for an id that is not in ``store`` (the same words for every backend)."""
     return DeadLetterError(
@@ -258,8 +301,11 @@ __all__ = [
     "DLQ_STREAM",
     "DeadLetter",
     "DeadLetterConfig",
+    "DeadLetterPage",
     "DeadLetterStore",
     "backend_class",
+    "check_page_size",
+    "cursor_not_found",
     "dead_letter_url",
     "not_found",
     "open_dead_letter_store",

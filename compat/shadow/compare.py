@@ -453,6 +453,84 @@ def compare(
     return Comparison(equal=equal, diffs=tuple(walk.diffs), compared_paths=walk.nodes)
 
 
+MAX_ITEM_DIFFERENCES: Final = 20
+"""Differing items kept per comparison (all of them are counted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDifference:
+    """One item of a batch whose results differ: its index and its own diff lines."""
+
+    index: int
+    diffs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemComparison:
+    """Which items of two batch results differ.
+
+    ``differences``: the first :data:`MAX_ITEM_DIFFERENCES` differing items, in index order;
+    ``count``: how many items differ in all (an item on one side only counts).
+    """
+
+    differences: tuple[ItemDifference, ...]
+    count: int
+
+
+NO_ITEMS: Final = ItemComparison((), 0)
+
+
+def compare_items(
+    primary: Any,
+    candidate: Any,
+    config: ShadowConfig,
+    noisy_paths: frozenset[str] = frozenset(),
+    limit: int = MAX_ITEM_DIFFERENCES,
+) -> ItemComparison:
+    """Compare two batch results item by item: which indices differ, and how.
+
+    :func:`compare` stops at :data:`MAX_DIFFS` lines over the whole result, so a batch of a
+    thousand items with two bad ones reads the same as one with a thousand. This walks every
+    item (each with its own :data:`MAX_DIFFS` lines, paths from ``$[index]``), so a record can
+    say *which* items differ. Both results must be lists (or both tuples) compared in order:
+    with ``config.unordered_lists`` an item has no index to report, and :data:`NO_ITEMS` is
+    returned, as for anything else. An item present on one side only differs.
+    """
+    kind = type(primary)
+    if kind is not type(candidate) or kind not in (list, tuple):
+        return NO_ITEMS
+    if kind is list and config.unordered_lists:
+        return NO_ITEMS
+    ignored = _ignored(config, noisy_paths)
+    hidden = pattern_set(config.redact)
+    kept: list[ItemDifference] = []
+    count = 0
+    for index in range(max(len(primary), len(candidate))):
+        path: _Path = (None, index, True)
+        walk = _Walk(config, ignored, hidden, max_diffs=MAX_DIFFS)
+        if walk.ignore is not None and _named(walk.ignore, path):
+            continue
+        if index >= len(candidate):
+            walk.differ(path, f"only in primary: {walk.show(primary[index], path)}")
+        elif index >= len(primary):
+            walk.differ(path, f"only in candidate: {walk.show(candidate[index], path)}")
+        else:
+            a, b = primary[index], candidate[index]
+            if type(a) is type(b) and type(a) in _LEAVES and a == b:
+                continue
+            try:
+                if walk.walk(a, b, path, 1):
+                    continue
+            except _Stop:
+                pass
+        if not walk.diffs:
+            continue
+        count += 1
+        if len(kept) < limit:
+            kept.append(ItemDifference(index, tuple(walk.diffs)))
+    return ItemComparison(tuple(kept), count)
+
+
 def differing_paths(
     first: Any,
     second: Any,
@@ -555,9 +633,14 @@ def _exception_kinds(detail: str) -> str:
 
 __all__ = [
     "MAX_DIFFS",
+    "MAX_ITEM_DIFFERENCES",
+    "NO_ITEMS",
     "Comparison",
+    "ItemComparison",
+    "ItemDifference",
     "compare",
     "compare_exceptions",
+    "compare_items",
     "describe_exception",
     "diff_signature",
     "differing_paths",

@@ -42,6 +42,33 @@ OPERATIONS: Final = ("batch", "pipeline", "task", "handler")
 
 
 @dataclass(frozen=True)
+class ItemMismatch:
+    """One item of a batch whose results differ: its index in the call's input, that item's
+    input (redacted, size-bounded, JSON-safe) and its own diff lines (redacted)."""
+
+    index: int
+    input: Any
+    diffs: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diffs", tuple(str(line) for line in self.diffs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"index": self.index, "input": self.input, "diffs": list(self.diffs)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ItemMismatch:
+        """Rebuild one from :meth:`to_dict` output (malformed: ``InvalidArgumentError``)."""
+        if not isinstance(data, Mapping):
+            raise _bad("item_mismatches", data, "a list of objects")
+        try:
+            return cls(_integer(data, "index"), data.get("input"), _texts(data, "diffs"))
+        except KeyError as exc:
+            raise InvalidArgumentError(f"item mismatch without {exc.args[0]!r}") from None
+
+
+@dataclass(frozen=True)
 class ShadowRecord:
     """The result of one shadow experiment (already redacted: safe to store and show).
 
@@ -55,6 +82,10 @@ class ShadowRecord:
     are the calls made while candidates ran slow, so the verdict counts them as slow calls
     rather than letting their absence flatter the candidate. Records written before it
     existed read 0.
+
+    For a batch (a batched map, a pipeline, a handler) whose results differ item by item,
+    ``item_mismatches`` names the first differing items (index, redacted input, diff lines)
+    and ``mismatched_items`` counts them all (both empty otherwise, and in older records).
     """
 
     worker: str
@@ -74,6 +105,8 @@ class ShadowRecord:
     items: int
     created_at: float
     skipped: int = 0
+    item_mismatches: tuple[ItemMismatch, ...] = ()
+    mismatched_items: int = 0
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -83,6 +116,7 @@ class ShadowRecord:
         # Stored as tuples of text whatever sequence was given (the redactor returns lists).
         object.__setattr__(self, "diffs", tuple(str(line) for line in self.diffs))
         object.__setattr__(self, "noisy_paths", tuple(str(path) for path in self.noisy_paths))
+        object.__setattr__(self, "item_mismatches", tuple(self.item_mismatches))
 
     @property
     def agreed(self) -> bool:
@@ -109,6 +143,8 @@ class ShadowRecord:
             "items": self.items,
             "created_at": self.created_at,
             "skipped": self.skipped,
+            "item_mismatches": [item.to_dict() for item in self.item_mismatches],
+            "mismatched_items": self.mismatched_items,
         }
 
     @classmethod
@@ -138,12 +174,23 @@ class ShadowRecord:
                 items=_integer(data, "items"),
                 created_at=_number(data, "created_at"),
                 skipped=_integer(data, "skipped") if data.get("skipped") is not None else 0,
+                item_mismatches=_item_mismatches(data),
+                mismatched_items=_integer(data, "mismatched_items")
+                if "mismatched_items" in data
+                else 0,
             )
         except KeyError as exc:
             raise InvalidArgumentError(f"shadow record without {exc.args[0]!r}") from None
 
 
 FIELDS: Final = tuple(f.name for f in fields(ShadowRecord))
+
+
+def _item_mismatches(data: Mapping[str, Any]) -> tuple[ItemMismatch, ...]:
+    value = data.get("item_mismatches") or ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _bad("item_mismatches", value, "a list of objects")
+    return tuple(ItemMismatch.from_dict(item) for item in value)
 
 
 def _bad(name: str, value: Any, expected: str) -> InvalidArgumentError:
@@ -200,5 +247,6 @@ __all__ = [
     "MISMATCH",
     "OPERATIONS",
     "OUTCOMES",
+    "ItemMismatch",
     "ShadowRecord",
 ]

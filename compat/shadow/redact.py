@@ -182,6 +182,13 @@ def redact(value: Any, paths: Sequence[str]) -> Any:
     return _Sampler(compile_patterns(paths)).sample(value, (), 0)
 
 
+def redact_item(value: Any, index: int, paths: Sequence[str]) -> Any:
+    """:func:`redact` of item ``index`` of a call's input (the list at ``$``): its paths are
+    those of ``$[index]``, so a pattern anchored at the input (``$[*].card``) hides its field
+    as it would in the whole input's sample."""
+    return _Sampler(compile_patterns(paths)).sample(value, (index_segment(index),), 1)
+
+
 def mask(value: Any, path: Segments, patterns: Sequence[PathPattern], depth: int = 0) -> Any:
     """``value`` (found at ``path``) with redacted nodes replaced, container types kept.
 
@@ -218,6 +225,7 @@ __all__ = [
     "REDACTED",
     "mask",
     "redact",
+    "redact_item",
     "safe_repr",
     "safe_str",
     "scrub_text",

@@ -32,7 +32,15 @@ from typing import Any
 from adapters.registry import get_engine
 from compat import metrics
 from compat.shadow.background import BackgroundLoop, get_background_loop
-from compat.shadow.compare import Comparison, compare, compare_exceptions, describe_exception
+from compat.shadow.compare import (
+    NO_ITEMS,
+    Comparison,
+    ItemComparison,
+    compare,
+    compare_exceptions,
+    compare_items,
+    describe_exception,
+)
 from compat.shadow.denoise import NoiseLearner
 from compat.shadow.recorders import ShadowRecorder, get_recorder
 from compat.shadow.records import (
@@ -41,9 +49,10 @@ from compat.shadow.records import (
     CANDIDATE_TIMEOUT,
     MATCH,
     MISMATCH,
+    ItemMismatch,
     ShadowRecord,
 )
-from compat.shadow.redact import redact
+from compat.shadow.redact import redact, redact_item
 from compat.shadow.safety import all_shadow_safe
 from compat.work import Work, call_options
 from flags import RouteDecision, ShadowConfig
@@ -301,6 +310,7 @@ class ShadowRunner:
     ) -> None:
         noisy = self.learner.noisy_paths(worker_id)
         comparison: Comparison | None = None
+        per_item = NO_ITEMS
         if candidate.timed_out:
             outcome = CANDIDATE_TIMEOUT
         elif primary.error is not None and candidate.error is not None:
@@ -320,6 +330,8 @@ class ShadowRunner:
         else:
             comparison = compare(primary.value, candidate.value, config, noisy)
             outcome = MATCH if comparison.equal else MISMATCH
+            if outcome == MISMATCH and work.operation in ITEMIZED_OPERATIONS:
+                per_item = compare_items(primary.value, candidate.value, config, noisy)
         record = ShadowRecord(
             worker=worker_id,
             call_id=call_id,
@@ -346,6 +358,8 @@ class ShadowRunner:
             items=work.items,
             created_at=time.time(),
             skipped=self._take_saturated(worker_id),
+            item_mismatches=item_mismatches(per_item, work.sample_input, config.redact),
+            mismatched_items=per_item.count,
         )
         metrics.count(f"shadow_{outcome}", worker_id, config.route)
         self.recorder.record(record)
@@ -354,6 +368,29 @@ class ShadowRunner:
         """The saturated skips of ``worker_id`` not yet carried by a record (now reset)."""
         with self._saturated_lock:
             return self._saturated.pop(worker_id, 0)
+
+
+ITEMIZED_OPERATIONS = frozenset({"batch", "pipeline", "handler"})
+"""Operations whose input is a list of items and whose result has one entry per item."""
+
+
+def item_mismatches(
+    per_item: ItemComparison, inputs: Any, redact_paths: tuple[str, ...]
+) -> tuple[ItemMismatch, ...]:
+    """The differing items of a call, each with its own input, redacted like the rest."""
+    if not per_item.differences:
+        return ()
+    sized = isinstance(inputs, list | tuple)
+    return tuple(
+        ItemMismatch(
+            index=item.index,
+            input=redact_item(inputs[item.index], item.index, redact_paths)
+            if sized and item.index < len(inputs)
+            else None,
+            diffs=redact(item.diffs, redact_paths),
+        )
+        for item in per_item.differences
+    )
 
 
 _runner: ShadowRunner | None = None

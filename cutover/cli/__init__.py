@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "cutover.cli.worker_cmd",
     "cutover.cli.dlq_cmd",
     "cutover.cli.shadow_cmd",
+    "cutover.cli.replay_cmd",
     "cutover.cli.rollout_cmd",
     "cutover.cli.guard_cmd",
     "cutover.cli.metrics_cmd",

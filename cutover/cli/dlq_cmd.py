@@ -2,7 +2,7 @@
 
 ::
 
-    cutover dlq list [--json] [--limit N]
+    cutover dlq list [--json] [--limit N] [--cursor ID]
     cutover dlq show ID [--json]
     cutover dlq replay (ID | --all) [--json]
     cutover dlq purge (ID | --all --yes)
@@ -12,7 +12,9 @@ The store follows the Celery settings (``CUTOVER_BROKER_URL``, ``CUTOVER_RESULT_
 AMQP broker, the result backend's Redis stream otherwise (:func:`open_dead_letter_store`).
 ``replay`` publishes the payload again on its queue and removes the entry only once the
 message was sent; a worker then runs it as any other batch (its result goes to the result
-backend under the new task id printed). ``purge --all`` needs ``--yes``.
+backend under the new task id printed). ``purge --all`` needs ``--yes``. ``list`` shows one
+page, newest first; the cursor it prints (``--cursor``) gives the next, older page, so any
+number of dead letters can be read through, never all held at once.
 
 Nothing printed carries a password: URLs are masked, and so are URLs quoted in exception
 messages and tracebacks.
@@ -64,6 +66,11 @@ def register(subparsers: Any) -> None:
 
     cmd = commands.add_parser("list", parents=[common], help="the newest dead letters")
     cmd.add_argument("--limit", type=int, default=50, metavar="N", help="newest N (default 50)")
+    cmd.add_argument(
+        "--cursor",
+        metavar="ID",
+        help="the page after the one that printed this cursor (the next older entries)",
+    )
     cmd.set_defaults(handler=cmd_list)
 
     cmd = commands.add_parser("show", parents=[common], help="one dead letter in full")
@@ -119,12 +126,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise InvalidArgumentError(f"--limit must be at least 1, got {args.limit}")
     with _opened(settings_of(args)) as store:
-        letters = store.list(args.limit)
+        page = store.page(args.limit, args.cursor)
         total = store.count()
         url = store.display_url
+    letters = page.entries
     if args.json:
         print_json(
-            {"store": url, "count": total, "entries": [_summary(letter) for letter in letters]}
+            {
+                "store": url,
+                "count": total,
+                "entries": [_summary(letter) for letter in letters],
+                "next_cursor": page.next_cursor,
+            }
         )
         return 0
     print(f"store: {url}    dead letters: {total}")
@@ -146,8 +159,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     ]
     headers = ["ID", "FAILED AT", "REASON", "REFERENCE", "ITEMS", "QUEUE", "WORKER", "EXCEPTION"]
     print_table(headers, rows)
-    if len(letters) < total:
-        print(f"(the newest {len(letters)} of {total}: --limit shows more)")
+    if page.next_cursor is not None:
+        print(f"(older entries: --cursor {page.next_cursor} lists the next {args.limit})")
     return 0
 
 

@@ -21,6 +21,7 @@ from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.celery.settings import CelerySettings
 from adapters.celery.tasks import RUN_BATCH
 from cutover.cli import main
+from ground.errors import InvalidArgumentError
 from tests.support.services import (
     TEST_AMQP_PORT,
     TEST_AMQP_URL,
@@ -208,3 +209,61 @@ def test_a_dead_letter_rabbitmq_made_itself_is_listed_but_never_replayed(
     assert 0 == status
     status, _, _ = run(capsys, "dlq", "show", task_id, *urls_amqp)
     assert 2 == status
+
+
+def test_list_pages_through_every_entry_newest_first(
+    broker: str, store: DeadLetterStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """25 dead letters read 10 at a time with the cursor each page prints: every entry once,
+    newest first, the last page short and without a cursor; nothing leaves the store. (The
+    RabbitMQ listing used to hold the whole queue at once and stop at 10,000 messages; a
+    page now costs ``size + 1`` messages of memory however long the queue is.)"""
+    store.purge()
+    added = [add_letter(store, "cutover.nobody", [n]) for n in range(25)]
+    seen: list[str] = []
+    cursor: list[str] = []
+    sizes = []
+    for _ in range(5):
+        status, out, _ = run(
+            capsys, "dlq", "list", "--json", "--limit", "10", *cursor, *urls(broker)
+        )
+        listing = json.loads(out)
+        assert (0, 25) == (status, listing["count"])
+        sizes.append(len(listing["entries"]))
+        seen += [entry["id"] for entry in listing["entries"]]
+        if listing["next_cursor"] is None:
+            break
+        cursor = ["--cursor", listing["next_cursor"]]
+    assert [10, 10, 5] == sizes
+    assert list(reversed(added)) == seen
+    assert 25 == store.count()
+    assert list(reversed(added)) == [letter.entry_id for letter in store.walk(page_size=7)]
+
+    status, out, _ = run(capsys, "dlq", "list", "--limit", "10", *urls(broker))
+    assert f"--cursor {added[15]} lists the next 10" in out
+    store.purge()
+
+
+@pytest.mark.parametrize("cursor", ["1-1", "not-an-id"])
+def test_a_cursor_the_store_does_not_hold_is_refused_with_what_to_do(
+    broker: str, store: DeadLetterStore, capsys: pytest.CaptureFixture[str], cursor: str
+) -> None:
+    """A cursor that is malformed, or (RabbitMQ, where an entry is found by scanning) names
+    no entry any more, is an error saying to list again from the newest; in Redis a
+    well-formed id that was removed still pages on (stream ids are ordered)."""
+    store.purge()
+    add_letter(store, "cutover.nobody", [1])
+    status, out, err = run(capsys, "dlq", "list", "--cursor", cursor, *urls(broker))
+    if broker == "redis" and cursor == "1-1":
+        assert (0, "no dead letters") == (status, out.strip().splitlines()[-1])
+    else:
+        assert 2 == status
+        assert f"the cursor {cursor!r} names no dead letter" in err
+        assert "without a cursor" in err
+    store.purge()
+
+
+def test_a_page_holds_at_least_one_entry(store: DeadLetterStore) -> None:
+    """A page size below 1 is refused before the store is touched."""
+    with pytest.raises(InvalidArgumentError, match="at least 1 entry, got 0"):
+        store.page(0)

@@ -79,3 +79,10 @@ async def traced_double(item: int) -> int:
     if in_caller():
         CALLER_RUNS.append((time.perf_counter(), threading.current_thread().name))
     return 2 * item
+
+
+@shadow_safe
+async def off_by_one_in_worker_for_odd(item: dict[str, int]) -> int:
+    """``item["n"]`` in the caller; one more in a worker process, for odd ``n`` only."""
+    n = item["n"]
+    return n if in_caller() or n % 2 == 0 else n + 1

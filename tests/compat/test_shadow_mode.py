@@ -357,3 +357,23 @@ async def test_shadows_skipped_under_load_ride_on_the_next_record(
     records = sorted(recorder.read(WORKER), key=lambda record: record.created_at)
     assert [2, 0] == [record.skipped for record in records]  # the next record judged
     assert 2 == build_report(records, {}).pair(WORKER).skipped
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_a_batch_mismatch_names_the_items_that_differ_with_their_redacted_input(
+    set_flags: SetFlags, recorder: MemoryShadowRecorder, candidate: str
+) -> None:
+    """Three of six items differ on the candidate: the record says which (by index in the
+    call's input), each with that item's own input, redacted, and its own diff line; a
+    whole-batch diff alone would not tell a reader which orders to look at."""
+    runner = shadowing(set_flags, recorder, candidate, redact=("password",))
+    items = [{"n": n, "password": f"pw{n}"} for n in range(6)]
+    await run_and_drain(runner, items, shadow_tasks.off_by_one_in_worker_for_odd)
+    [record] = recorder.read(WORKER)
+    assert (MISMATCH, 3) == (record.outcome, record.mismatched_items)
+    assert [
+        (1, {"n": 1, "password": "***"}, ("$[1]: 1 != 2",)),
+        (3, {"n": 3, "password": "***"}, ("$[3]: 3 != 4",)),
+        (5, {"n": 5, "password": "***"}, ("$[5]: 5 != 6",)),
+    ] == [(item.index, item.input, item.diffs) for item in record.item_mismatches]
+    assert "pw" not in str(record.to_dict())

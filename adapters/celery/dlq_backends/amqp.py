@@ -6,12 +6,17 @@ publisher confirms, to ``cutover.dlx``, which routes it to the durable, length-c
 policy, so messages the broker dead-letters by itself (rejected by a worker, expired) land in
 the same queue; they are listed too, and replayed when their body is in the safe encoding.
 
-A queue has no random access, so reading is a scan: ``basic_get`` without acknowledgement
-until the queue is empty (or :data:`SCAN_LIMIT` messages), then the channel is closed, which
-puts every message that was not acknowledged back in its place. Listing therefore changes
-nothing; removing one entry acknowledges that message alone; replay publishes the payload
-first and acknowledges only when the publish succeeded. While a scan runs, the messages it
-holds are invisible to another scan: one operator command at a time sees the whole queue.
+A queue has no random access, so reading is a scan: ``basic_get`` without acknowledgement,
+oldest first, until what was asked for is found or the queue is empty, then the channel is
+closed, which puts every message that was not acknowledged back in its place. Listing
+therefore changes nothing; removing one entry acknowledges that message alone; replay
+publishes the payload first and acknowledges only when the publish succeeded. While a scan
+runs, the messages it holds are invisible to another scan: one operator command at a time
+sees the whole queue.
+
+Listing pages, newest first: a page is the ``size`` messages just before its cursor (an
+entry id) in queue order, so a scan keeps only ``size + 1`` messages in memory however long
+the queue is, and a listing reaches the oldest entry of any queue, one page at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,19 +37,20 @@ from adapters.celery.dlq import (
     DLQ_EXCHANGE,
     DLQ_QUEUE,
     DeadLetter,
+    DeadLetterPage,
     DeadLetterStore,
+    check_page_size,
+    cursor_not_found,
     not_found,
 )
 from ground.errors import SerializationError
 
 MAX_ENTRIES = 10_000
 """``x-max-length`` of the queue: the oldest dead letters are dropped beyond it."""
-SCAN_LIMIT = MAX_ENTRIES
 CONNECT_TIMEOUT_S = 5.0
 MARKER_HEADER = "x-cutover-dead-letter"
 kombu: Any = _kombu  # kombu has no type hints
 
-_Messages = list[Any]
 """Set on the entries cutover publishes itself (the others were dead-lettered by RabbitMQ)."""
 
 EXCHANGE = kombu.Exchange(DLQ_EXCHANGE, type="fanout", durable=True)
@@ -137,13 +144,31 @@ class AmqpDeadLetterStore(DeadLetterStore):
         """The newest ``count`` dead letters, newest first (nothing leaves the queue)."""
         if count <= 0:
             return []
-        with self._holding() as messages:
-            newest = list(reversed(messages))[:count]
-            return [_decode(message) for message in newest]
+        return self.page(count).entries
+
+    def page(self, size: int = 100, cursor: str | None = None) -> DeadLetterPage:
+        """``size`` dead letters older than the entry ``cursor``, newest first.
+
+        One scan from the oldest message up to ``cursor`` (the whole queue without one),
+        keeping the last ``size + 1`` messages seen: the page, and whether older ones exist.
+        """
+        check_page_size(size)
+        with self._scanning() as messages:
+            window: deque[Any] = deque(maxlen=size + 1)
+            for message in messages:
+                if cursor is not None and _entry_id(message) == cursor:
+                    break
+                window.append(message)
+            else:
+                if cursor is not None:
+                    raise cursor_not_found(cursor, self)
+            newest = [_decode(message) for message in reversed(window)]
+        page = newest[:size]
+        return DeadLetterPage(page, page[-1].entry_id if len(newest) > size else None)
 
     def get(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by id, or ``None`` (nothing leaves the queue)."""
-        with self._holding() as messages:
+        with self._scanning() as messages:
             for message in messages:
                 if _entry_id(message) == entry_id:
                     return _decode(message)
@@ -165,7 +190,7 @@ class AmqpDeadLetterStore(DeadLetterStore):
     @contextmanager
     def claim(self, entry_id: str) -> Iterator[DeadLetter]:
         """Hold the message ``entry_id``; acknowledge it (remove it) if the block succeeds."""
-        with self._holding() as messages:
+        with self._scanning() as messages:
             for message in messages:
                 if _entry_id(message) == entry_id:
                     yield _decode(message)
@@ -175,7 +200,7 @@ class AmqpDeadLetterStore(DeadLetterStore):
 
     def remove(self, entry_id: str) -> bool:
         """Acknowledge (drop) the message ``entry_id``; False when there is none."""
-        with self._holding() as messages:
+        with self._scanning() as messages:
             for message in messages:
                 if _entry_id(message) == entry_id:
                     message.ack()
@@ -197,31 +222,36 @@ class AmqpDeadLetterStore(DeadLetterStore):
         """Nothing to release: every operation opens and closes its own connection."""
 
     @contextmanager
-    def _holding(self) -> Iterator[_Messages]:
-        """Every message of the queue, unacknowledged; back in place when the block ends."""
+    def _scanning(self) -> Iterator[Iterator[Any]]:
+        """The queue's messages, oldest first, fetched (unacknowledged) as the block reads
+        them; every one not acknowledged is back in place when the block ends."""
         with self._errors("reading the dead-letter queue"):
             connection = self._connection()
             try:
                 channel = connection.channel()
                 bound = QUEUE(channel)
                 bound.declare()
-                messages: _Messages = []
-                while len(messages) < SCAN_LIMIT:
-                    message = bound.get(no_ack=False)
-                    if message is None:
-                        break
-                    messages.append(message)
             except BaseException:
                 connection.release()
                 raise
         try:
-            yield messages
+            yield self._fetched(bound)
         finally:
             with self._errors("returning messages to the dead-letter queue"):
                 try:
                     channel.close()  # what was not acknowledged is requeued, in place
                 finally:
                     connection.release()
+
+    def _fetched(self, bound: Any) -> Iterator[Any]:
+        """``basic_get`` until the queue is empty: each message once (none is acknowledged
+        here, so none comes back while the channel is open)."""
+        while True:
+            with self._errors("reading the dead-letter queue"):
+                message = bound.get(no_ack=False)
+            if message is None:
+                return
+            yield message
 
 
 # --- decoding ------------------------------------------------------------------------------

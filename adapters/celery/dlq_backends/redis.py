@@ -13,7 +13,15 @@ from typing import Any, cast
 import redis
 
 from adapters import codec
-from adapters.celery.dlq import DLQ_MAX_ENTRIES, DLQ_STREAM, DeadLetter, DeadLetterStore
+from adapters.celery.dlq import (
+    DLQ_MAX_ENTRIES,
+    DLQ_STREAM,
+    DeadLetter,
+    DeadLetterPage,
+    DeadLetterStore,
+    check_page_size,
+    cursor_not_found,
+)
 from ground.errors import DeadLetterError, SerializationError
 
 _ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}\Z")
@@ -68,6 +76,20 @@ class RedisDeadLetterStore(DeadLetterStore):
         with self._errors("listing dead letters"):
             rows: list[Any] = cast(Any, self._client.xrevrange(DLQ_STREAM, count=count)) or []
         return [self._decode(entry_id, fields) for entry_id, fields in rows]
+
+    def page(self, size: int = 100, cursor: str | None = None) -> DeadLetterPage:
+        """``size`` dead letters older than ``cursor``, newest first (one ``XREVRANGE``)."""
+        check_page_size(size)
+        if cursor is not None and not _ENTRY_ID.match(cursor):
+            raise cursor_not_found(cursor, self)
+        newest = "+" if cursor is None else f"({cursor}"
+        with self._errors("listing dead letters"):
+            rows: list[Any] = (
+                cast(Any, self._client.xrevrange(DLQ_STREAM, max=newest, min="-", count=size + 1))
+                or []
+            )
+        entries = [self._decode(entry_id, fields) for entry_id, fields in rows[:size]]
+        return DeadLetterPage(entries, entries[-1].entry_id if len(rows) > size else None)
 
     def get(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by id, or ``None`` (also for an id that is not a stream id)."""

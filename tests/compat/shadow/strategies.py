@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from compat.shadow.records import OPERATIONS, OUTCOMES, ShadowRecord
+from compat.shadow.records import OPERATIONS, OUTCOMES, ItemMismatch, ShadowRecord
 
 KEYS = st.one_of(st.text(max_size=8), st.integers(-5, 5))
 
@@ -82,6 +82,16 @@ def records(**fixed: Any) -> st.SearchStrategy[ShadowRecord]:
         "noisy_paths": st.lists(text, max_size=3).map(tuple),
         "items": st.integers(0, 10_000),
         "created_at": st.floats(min_value=0.0, max_value=4e9),
+        "item_mismatches": st.lists(
+            st.builds(
+                ItemMismatch,
+                index=st.integers(0, 10_000),
+                input=json_samples(),
+                diffs=st.lists(text, max_size=5).map(tuple),
+            ),
+            max_size=3,
+        ).map(tuple),
+        "mismatched_items": st.integers(0, 10_000),
     }
     fields.update({name: st.just(value) for name, value in fixed.items()})
     return st.builds(ShadowRecord, **fields)
