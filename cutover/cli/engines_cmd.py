@@ -21,9 +21,11 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import EngineHealth
+from flags.model import FlagRecord
 from ground.errors import InvalidArgumentError
 
 CHECKED = ("celery", "ray")
@@ -58,7 +60,7 @@ def cmd_engines(args: argparse.Namespace) -> int:
         )
     if not args.timeout > 0:
         raise InvalidArgumentError(f"--timeout {args.timeout}: expected seconds > 0")
-    reports = asyncio.run(_check_all(names, args.timeout))
+    reports = check_engines(names, args.timeout)
     if args.json:
         json.dump([_as_dict(report) for report in reports], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -90,6 +92,26 @@ async def _check_all(names: list[str], timeout_s: float) -> list[EngineHealth]:
     return reports
 
 
+def engines_in_use(records: Mapping[str, FlagRecord]) -> dict[str, list[str]]:
+    """Remote engine -> the workers whose flags name it (route, base, shadow or hybrid)."""
+    used: dict[str, list[str]] = {}
+    for worker, record in sorted(records.items()):
+        named = {record.route, record.base}
+        if record.shadow is not None:
+            named.add(record.shadow.route)
+        if record.route == "hybrid":
+            hybrid = record.hybrid
+            named |= {hybrid.small, hybrid.large, *hybrid.candidates}
+        for engine in sorted(named & set(CHECKED)):
+            used.setdefault(engine, []).append(worker)
+    return used
+
+
+def check_engines(names: list[str], timeout_s: float = 120.0) -> list[EngineHealth]:
+    """Start each engine of ``names`` here and report (what ``cutover engines`` prints)."""
+    return asyncio.run(_check_all(names, timeout_s))
+
+
 def _as_dict(report: EngineHealth) -> dict[str, Any]:
     return {
         "engine": report.engine,
@@ -99,4 +121,4 @@ def _as_dict(report: EngineHealth) -> dict[str, Any]:
     }
 
 
-__all__ = ["cmd_engines", "register"]
+__all__ = ["check_engines", "cmd_engines", "engines_in_use", "register"]

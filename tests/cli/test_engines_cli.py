@@ -71,3 +71,42 @@ def test_an_unknown_engine_is_refused() -> None:
     )
     assert 2 == done.returncode
     assert "unknown engine rey: choose from celery, ray" in done.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("grpc") is not None,
+    reason="the Ray Client (ray[client]) is installed here: a ray:// address may work",
+)
+def test_flags_list_check_engines_names_the_route_that_cannot_start(tmp_path: Path) -> None:
+    """``cutover flags list --check-engines``: the flags route billing's shadow and search
+    to ray, which cannot start with this environment: the listing says so, names the
+    workers and the reason, and exits 1; a worker on legacy only is not mentioned."""
+    from flags import FlagRecord, ShadowConfig, open_store
+
+    url = f"file://{tmp_path / 'flags.json'}"
+    store = open_store(url)
+    try:
+        for worker, record in {
+            "billing": FlagRecord(shadow=ShadowConfig(route="ray", sample=0.1)),
+            "search": FlagRecord(route="ray", percent=5),
+            "quiet": FlagRecord(route="legacy"),
+        }.items():
+            store.put(worker, record, expected_version=0, actor="t", reason="setup")
+    finally:
+        store.close()
+    environ = dict(os.environ, RAY_ADDRESS="ray://127.0.0.1:10001", CUTOVER_HOME=str(tmp_path))
+    environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    done = subprocess.run(
+        [str(CUTOVER), "flags", "list", "--check-engines", "--flags-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environ,
+        cwd=ROOT,
+    )
+    assert 1 == done.returncode, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("engine ")]
+    assert line.startswith("engine ray cannot start here (flags of billing, search): ")
+    assert "ray[client]" in line
