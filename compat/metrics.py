@@ -1,6 +1,7 @@
 """In-process counters and latency histograms of what the shim did, by worker and route.
 
-Calls, items, errors, fallbacks and shadow outcomes are counted here, cheaply (a dict and a
+Calls, items, errors, fallbacks, engines that cannot take calls and shadow outcomes are
+counted here, cheaply (a dict and a
 lock), so tests and ``cutover`` commands can read them; exporters (Prometheus, see
 :mod:`cutover.ops.prometheus`) read this one source instead of every module keeping its own
 numbers.
@@ -84,6 +85,52 @@ class LatencySnapshot:
             running += amount
             out.append((bound, running))
         return out
+
+
+_engines_down: dict[str, str] = {}
+"""``route`` -> why its engine could not take the last call that tried it, in this process."""
+_engines_back: set[str] = set()
+"""Routes whose engine failed and has taken a call since (exported as up)."""
+
+
+def engine_unavailable(route: str, error: str) -> bool:
+    """The engine of ``route`` could not take a call (it could not start, or not be reached);
+    True when it was not already known to be down (the caller then logs it once)."""
+    with _lock:
+        was_down = route in _engines_down
+        _engines_down[route] = error
+        _engines_back.discard(route)
+    return not was_down
+
+
+def engine_available(route: str) -> bool:
+    """The engine of ``route`` took a call; True when it was down until now.
+
+    The router calls it only while some engine is down (:func:`engines_down`), so a healthy
+    process pays one dictionary check per call for this.
+    """
+    with _lock:
+        if _engines_down.pop(route, None) is None:
+            return False
+        _engines_back.add(route)
+    return True
+
+
+def engines_down() -> dict[str, str]:
+    """``route`` -> the error of every engine that cannot take calls now (a copy; cheap and
+    empty in a healthy process)."""
+    if not _engines_down:
+        return {}
+    with _lock:
+        return dict(_engines_down)
+
+
+def engine_states() -> dict[str, tuple[bool, str]]:
+    """``route`` -> ``(up, last error)`` of every engine that failed in this process."""
+    with _lock:
+        states = {route: (False, error) for route, error in _engines_down.items()}
+        states.update({route: (True, "") for route in _engines_back})
+    return states
 
 
 def count(name: str, worker: str, route: str, amount: int = 1) -> None:
@@ -179,12 +226,18 @@ def reset() -> None:
     with _lock:
         _counts.clear()
         _latencies.clear()
+        _engines_down.clear()
+        _engines_back.clear()
 
 
 __all__ = [
     "LATENCY_BUCKETS_S",
     "LatencySnapshot",
     "count",
+    "engine_available",
+    "engine_states",
+    "engine_unavailable",
+    "engines_down",
     "latency_snapshot",
     "observe_latency",
     "record_call",

@@ -9,8 +9,10 @@ The order of a call:
    (broker down, Ray unreachable: :class:`EngineUnavailableError`; a task function that
    cannot cross a process: :class:`NotPortableError`), the worker's ``fallback`` policy
    applies: ``legacy`` (default) runs the call on legacy with a structured warning and a
-   counter; ``fail`` raises the error. Once work was handed to an engine, nothing is re-run
-   elsewhere: an error then propagates to the caller unchanged.
+   counter; ``fail`` raises the error. An engine that cannot take calls is also an error
+   line (once per outage) and the ``cutover_engine_up`` gauge (0) of this process. Once
+   work was handed to an engine, nothing is re-run elsewhere: an error then propagates to
+   the caller unchanged.
 3. A sampled share of calls also runs on the shadow candidate (:mod:`compat.shadow.runner`),
    off the caller's path.
 4. The call log (:mod:`compat.calllog`): a summary per worker and route at info every
@@ -113,8 +115,10 @@ class Router:
         try:
             engine = get_engine(engine_name)
             options = call_options(worker_id, call_id, decision.record)
-            return await work.run(engine, options), engine_name, decision.reason
+            result = await work.run(engine, options)
         except (EngineUnavailableError, NotPortableError) as exc:
+            if isinstance(exc, EngineUnavailableError):
+                _engine_down(worker_id, engine_name, decision, exc)
             if decision.record.fallback == "fail":
                 raise
             metrics.count("fallbacks", worker_id, engine_name)
@@ -129,6 +133,9 @@ class Router:
                 error=str(exc),
             )
             return await work.run_legacy(), "legacy", f"{decision.reason}+fallback"
+        if _engines_down and engine_name in _engines_down:
+            _engine_up(worker_id, engine_name)
+        return result, engine_name, decision.reason
 
     def _finish(
         self,
@@ -169,6 +176,33 @@ class Router:
         call_log.record(
             worker_id, engine_name, decision.flag_version, work.items, duration, failed, finished
         )
+
+
+_engines_down = metrics._engines_down  # read without a lock: one check per engine call
+
+
+def _engine_down(
+    worker_id: str, engine_name: str, decision: flags.RouteDecision, exc: BaseException
+) -> None:
+    """Count a call the engine of its route could not take; log it at error when the engine
+    was not known to be down (one line per outage, not one per call)."""
+    metrics.count("engine_unavailable", worker_id, engine_name)
+    if metrics.engine_unavailable(engine_name, str(exc)):
+        log.error(
+            "engine_unavailable",
+            worker=worker_id,
+            route=engine_name,
+            flag_version=decision.flag_version,
+            fallback=decision.record.fallback,
+            error_type=type(exc).__name__,
+            error=str(exc),
+            hint="`cutover engines` shows why with this environment; metric cutover_engine_up",
+        )
+
+
+def _engine_up(worker_id: str, engine_name: str) -> None:
+    if metrics.engine_available(engine_name):
+        log.info("engine_available", worker=worker_id, route=engine_name)
 
 
 _router: Router | None = None

@@ -30,7 +30,7 @@ import random
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +125,7 @@ class FlagTable:
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
+        self._listeners: list[Callable[[TableState, TableState], None]] = []
 
     @classmethod
     def static(
@@ -169,6 +170,29 @@ class FlagTable:
     def workers(self) -> dict[str, FlagRecord]:
         """A copy of every worker's flags."""
         return dict(self.state.records)
+
+    def subscribe(self, listener: Callable[[TableState, TableState], None]) -> Callable[[], None]:
+        """Call ``listener(previous, current)`` after every new state: a read of the store
+        (a change, or the store back after an outage) and a turn to stale. Returns the
+        function that unsubscribes it.
+
+        Listeners run on the thread that read the store (the watcher's, usually): they must
+        be quick, and what they raise is logged, never propagated.
+        """
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, previous: TableState, current: TableState) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(previous, current)
+            except Exception:  # noqa: BLE001  (a listener never breaks the table)
+                self._log.exception("flag table listener failed", flags_url=self.url)
 
     def refresh(self) -> bool:
         """Re-read the store now; False (and ``stale``) if that failed. Never raises."""
@@ -236,6 +260,7 @@ class FlagTable:
                 source="store",
             )
         self._report_problems(snapshot.problems)
+        self._notify(previous, self.state)
         if previous.stale and self._outage_logged:
             self._log.info("flags store reachable again", flags_url=self.url)
         self._outage_logged = False
@@ -245,7 +270,10 @@ class FlagTable:
             self._save_snapshot(self.state)
 
     def _mark_stale(self, error: BaseException) -> None:
-        self.state = replace(self.state, stale=True)
+        previous = self.state
+        self.state = replace(previous, stale=True)
+        if not previous.stale:
+            self._notify(previous, self.state)
         if not self._outage_logged:
             self._outage_logged = True
             self._log.warning(

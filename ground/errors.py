@@ -114,6 +114,14 @@ class EngineUnavailableError(EngineError):
     """The engine could not be reached before anything was sent: safe to fall back."""
 
 
+class EngineAuthenticationError(EngineUnavailableError):
+    """The engine's cluster refused this process's credentials (Ray token authentication).
+
+    Nothing was sent, so a call may still fall back; the message names what was refused and
+    where this process looks for its token, never the token.
+    """
+
+
 class EngineTimeoutError(EngineError, TimeoutError):
     """Work was handed to an engine but no result arrived in time. It was *not* re-run."""
 
@@ -158,6 +166,14 @@ class RolloutError(CutoverError):
     """
 
 
+class UnknownWorkerError(RolloutError, LookupError):
+    """A rollout command named a worker that has no flags in the store (a typo, most often).
+
+    Nothing was written. Rolling back a worker the store has never seen would otherwise
+    "succeed" silently while the real worker kept its calls where they were.
+    """
+
+
 class NotReadyError(RolloutError):
     """A promotion was refused because the shadow readiness verdict does not hold.
 
@@ -194,6 +210,7 @@ __all__ = [
     "ConfigurationError",
     "CutoverError",
     "DeadLetterError",
+    "EngineAuthenticationError",
     "EngineError",
     "EngineTimeoutError",
     "EngineUnavailableError",
@@ -214,4 +231,5 @@ __all__ = [
     "ShadowMismatchError",
     "TaskRefusedError",
     "UnknownEngineError",
+    "UnknownWorkerError",
 ]

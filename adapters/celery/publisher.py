@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.celery.summaries import summarize_args
 from ground.errors import SerializationError
 
 
@@ -27,16 +28,6 @@ class OutgoingMessage:
     queue: str
     priority: int
     shadow: str
-
-
-def _summary(args: tuple[Any, ...]) -> str:
-    """``('module:qualname', <N items>)``: what a message shows of its arguments."""
-    if not args:
-        return "()"
-    parts = [repr(args[0]) if isinstance(args[0], str) else "?"]
-    if len(args) > 2 and isinstance(args[1], list):
-        parts.append(f"<{len(args[1])} items>")
-    return f"({', '.join(parts)})"
 
 
 def reuse_one_redis_client(channel: Any) -> None:
@@ -119,7 +110,7 @@ class Publisher:
                 producer=producer,
                 # Items may be large or sensitive: Flower and the worker's log show a
                 # summary, never the data (Celery would repr() every item).
-                argsrepr=_summary(message.args),
+                argsrepr=summarize_args(message.args),
                 kwargsrepr="{}",
             )
         except EncodeError as exc:

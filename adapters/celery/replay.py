@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.celery.dlq import DeadLetter, DeadLetterStore
+from adapters.celery.summaries import summarize_args
 from adapters.celery.tasks import RUN_BATCH, RUN_TASK
 from ground.errors import DeadLetterError
 
@@ -50,7 +51,14 @@ def replay(app: Any, store: DeadLetterStore, entry_id: str) -> Replayed:
             )
         task_name, args = _args_of(letter)
         queue = letter.queue or None
-        result = app.send_task(task_name, args=args, queue=queue, routing_key=queue)
+        result = app.send_task(
+            task_name,
+            args=args,
+            queue=queue,
+            routing_key=queue,
+            argsrepr=summarize_args(args),  # Flower and events: a summary, never the items
+            kwargsrepr="{}",
+        )
     return Replayed(entry_id, str(result.id), letter.queue, result)
 
 

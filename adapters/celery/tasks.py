@@ -26,6 +26,7 @@ from typing import Any
 from adapters.base import RetryPolicy
 from adapters.celery import worker_loop
 from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
+from adapters.celery.summaries import SUMMARIZED_REQUEST
 from adapters.remote_exceptions import encode_exception
 from adapters.task_refs import resolve_task
 from ground.constants import DELIVERIES_KEY_PREFIX
@@ -195,13 +196,18 @@ def _run_guarded(
 def register(app: Any) -> None:
     """Register the worker tasks on ``app`` (called once by ``adapters.celery.app``)."""
 
-    @app.task(bind=True, name=RUN_BATCH, shared=False)  # type: ignore[untyped-decorator]
+    # Request: what inspect, events and logs show of a batch is a summary (summaries.py).
+    @app.task(  # type: ignore[untyped-decorator]
+        bind=True, name=RUN_BATCH, shared=False, Request=SUMMARIZED_REQUEST
+    )
     def run_batch(self: Any, reference: str, items: list[Any], options: dict[str, Any]) -> Any:
         return _run_guarded(
             self, reference, items, options, lambda: execute_batch(reference, items)
         )
 
-    @app.task(bind=True, name=RUN_TASK, shared=False)  # type: ignore[untyped-decorator]
+    @app.task(  # type: ignore[untyped-decorator]
+        bind=True, name=RUN_TASK, shared=False, Request=SUMMARIZED_REQUEST
+    )
     def run_task(self: Any, reference: str, options: dict[str, Any]) -> Any:
         return _run_guarded(self, reference, [], options, lambda: execute_task(reference))
 

@@ -3,8 +3,10 @@
 Configuration, read from the environment in one place (:meth:`RaySettings.from_env`):
 
 ``RAY_ADDRESS``
-    Connect to this cluster (``host:port``, ``auto``; ``ray://`` needs ``ray[client]``).
-    Unset (or ``local``): start a local instance sized to the machine.
+    Connect to this cluster: its GCS address ``host:port`` (6379 by default), or ``auto`` on
+    a node of the cluster. Unset (or ``local``): start a local instance sized to the machine.
+    A ``ray://`` address (Ray Client) is refused with an error that says so unless the Ray
+    Client is installed (``ray[client]``): cutover neither installs nor tests it.
 ``CUTOVER_RAY_NUM_CPUS``
     CPUs of a local instance (default ``os.cpu_count()``).
 ``CUTOVER_RAY_OBJECT_STORE_MB``
@@ -26,6 +28,11 @@ Configuration, read from the environment in one place (:meth:`RaySettings.from_e
 ``CUTOVER_RAY_CONNECT_TIMEOUT_S``
     How long :func:`acquire` waits for ``ray.init`` (default 60). Ray itself keeps retrying
     an unreachable address for minutes.
+``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``
+    Ray's own token authentication, read by Ray. A cluster that refuses our token is an
+    :class:`~ground.errors.EngineAuthenticationError` naming the refusal and where this
+    process looks for its token, never the token; it is asked once before ``ray.init``, so
+    the refusal comes at once instead of after Ray's 20 s of retries.
 
 ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``
     Set to ``1`` here unless already set: Ray's native failure handler otherwise catches the
@@ -52,7 +59,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import os
+import socket
 import sys
 import sysconfig
 import threading
@@ -61,7 +70,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ground.errors import ConfigurationError, EngineUnavailableError
+from ground.errors import ConfigurationError, EngineAuthenticationError, EngineUnavailableError
 from ground.logs import get_logger, mask_url
 
 T = TypeVar("T")
@@ -326,6 +335,8 @@ def _connect(settings: RaySettings) -> RuntimeInfo:
             info = _info = RuntimeInfo("reused", mask_url(address), _cluster_cpus(ray))
             log.info("ray_reused", address=info.address, cpus=info.cpus)
         return info
+    _check_client_address(settings)
+    _check_token_first(settings)
     common: dict[str, Any] = {
         "ignore_reinit_error": True,
         "log_to_driver": settings.log_to_driver,
@@ -356,8 +367,107 @@ def _connect(settings: RaySettings) -> RuntimeInfo:
     return info
 
 
+CLIENT_SCHEME = "ray://"
+
+
+def _check_client_address(settings: RaySettings) -> None:
+    """Refuse a ``ray://`` address when the Ray Client is not installed, saying what to use.
+
+    Plain ``ray`` has no Ray Client; ``ray.init("ray://...")`` then fails with "Ray Client
+    requires ray[client]", and the call fell back to legacy with that as a warning only.
+    """
+    address = settings.address or ""
+    if not address.startswith(CLIENT_SCHEME) or importlib.util.find_spec("grpc") is not None:
+        return
+    raise EngineUnavailableError(
+        f"{ADDRESS_ENV}={settings.masked_address}: a ray:// address needs the Ray Client "
+        "(pip install 'ray[client]'), which is not installed; cutover neither installs nor "
+        f"tests it. Set {ADDRESS_ENV} to the cluster's GCS address instead (host:6379, from a "
+        "machine that reaches every node of the cluster), or to auto on a node of the "
+        "cluster; nothing was sent"
+    )
+
+
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
+AUTH_TOKEN_ENV = "RAY_AUTH_TOKEN"
+AUTH_TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+_AUTH_MARKERS = ("InvalidAuthToken", "AuthenticationError", "Unauthenticated")
+
+
+def auth_refusal(exc: BaseException) -> str | None:
+    """Ray's words when ``exc``, or an exception it came from, is a refused token.
+
+    ``ray.init`` reports a cluster that refuses our token as "Failed to connect to Ray
+    cluster" (after about 20 s of retries); the ``AuthenticationError`` is only in the text
+    of the exception it chains from, so the chain's messages are searched.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "AuthenticationError":
+            return str(getattr(current, "message", "") or current).split(". ")[0]
+        for line in str(current).splitlines():
+            if any(marker in line for marker in _AUTH_MARKERS):
+                words = line.split("AuthenticationError: ", 1)[-1].strip()
+                return words.split(". ")[0]
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def token_source(environ: Mapping[str, str] | None = None) -> str:
+    """Where this process's Ray token comes from, in words, without the token itself."""
+    env = os.environ if environ is None else environ
+    mode = env.get(AUTH_MODE_ENV, "").strip() or "unset"
+    if env.get(AUTH_TOKEN_ENV):
+        where = f"a token in {AUTH_TOKEN_ENV}"
+    elif env.get(AUTH_TOKEN_PATH_ENV):
+        where = f"the token file {AUTH_TOKEN_PATH_ENV}={env[AUTH_TOKEN_PATH_ENV]}"
+    elif os.path.exists(os.path.expanduser("~/.ray/auth_token")):
+        where = "the token file ~/.ray/auth_token"
+    else:
+        where = "no token"
+    return f"{AUTH_MODE_ENV}={mode}, {where}"
+
+
+def _check_token_first(settings: RaySettings) -> None:
+    """Against a ``host:port`` cluster that answers, ask its GCS once before ``ray.init``:
+    a refused token then fails in milliseconds, not after Ray's 20 s of retries.
+
+    Anything else than a refusal (an old Ray without the client, a GCS that is not ready)
+    is left to ``ray.init``, as is an address that does not even accept a TCP connection
+    (Ray's own client would wait 40 s on it here). ``GcsClient`` is Ray's own (``ray
+    status`` and the log monitor use it); checked against Ray 2.60.
+    """
+    address = settings.address or ""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=2.0).close()
+    except OSError:
+        return
+    try:
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]  # Cython, untyped
+
+        GcsClient(address=address)
+    except Exception as exc:  # noqa: BLE001 - only a refusal is ours to report here
+        if auth_refusal(exc) is not None:
+            raise _unavailable(settings, exc) from None
+        log.debug("ray_token_check_inconclusive", error=f"{type(exc).__name__}: {exc}")
+
+
 def _unavailable(settings: RaySettings, exc: Exception) -> EngineUnavailableError:
     detail = f"{type(exc).__name__}: {exc}"
+    refusal = auth_refusal(exc)
+    if refusal is not None:
+        return EngineAuthenticationError(
+            f"the Ray cluster at {settings.masked_address} ({ADDRESS_ENV}) refused this "
+            f"process's authentication: {refusal} (Ray token authentication; this process "
+            f"has {token_source()}). Give it the cluster's token: {AUTH_MODE_ENV}=token with "
+            f"{AUTH_TOKEN_ENV}, {AUTH_TOKEN_PATH_ENV} or ~/.ray/auth_token (`ray "
+            "get-auth-token` on the head node prints it); nothing was sent"
+        )
     if settings.address:
         detail = detail.replace(settings.address, settings.masked_address)
         return EngineUnavailableError(

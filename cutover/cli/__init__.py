@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "cutover.cli.rollout_cmd",
     "cutover.cli.guard_cmd",
     "cutover.cli.metrics_cmd",
+    "cutover.cli.engines_cmd",
     "cutover.cli.report_cmd",
     "cutover.cli.bench_cmd",
 )

@@ -99,6 +99,12 @@ def register(subparsers: Any) -> None:
     change.add_argument("--actor", metavar="A", help="who (default: user@host)")
 
     cmd = commands.add_parser("list", parents=[common], help="every worker's flags")
+    cmd.add_argument(
+        "--check-engines",
+        action="store_true",
+        help="also start each engine the flags route to, with this environment, and name "
+        "those that cannot start (exit status 1)",
+    )
     cmd.set_defaults(handler=cmd_list)
 
     cmd = commands.add_parser("get", parents=[common], help="one worker's flags")
@@ -196,16 +202,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         snapshot = store.snapshot()
         url = store.display_url
     workers = dict(sorted(snapshot.records.items()))
+    engines = _engine_problems(workers) if getattr(args, "check_engines", False) else None
+    status = 1 if engines else 0
     if args.json:
-        print_json(
-            {
-                "store": url,
-                "global_kill": snapshot.global_kill,
-                "workers": {w: r.to_dict() for w, r in workers.items()},
-                "invalid": dict(snapshot.problems),
-            }
-        )
-        return 0
+        data: dict[str, Any] = {
+            "store": url,
+            "global_kill": snapshot.global_kill,
+            "workers": {w: r.to_dict() for w, r in workers.items()},
+            "invalid": dict(snapshot.problems),
+        }
+        if engines is not None:
+            data["unavailable_engines"] = engines
+        print_json(data)
+        return status
     kill = "ON (every worker on legacy)" if snapshot.global_kill else "off"
     print(f"store: {url}    global kill: {kill}")
     if not workers:
@@ -230,7 +239,25 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_table([*headers, "UPDATED", "BY"], rows)
     for worker, problem in sorted(snapshot.problems.items()):
         print(f"invalid flags of {worker} (routes on legacy): {problem}")
-    return 0
+    for unavailable in engines or []:
+        print(
+            f"engine {unavailable['engine']} cannot start here (flags of "
+            f"{', '.join(unavailable['workers'])}): {unavailable['detail']}"
+        )
+    return status
+
+
+def _engine_problems(workers: dict[str, FlagRecord]) -> list[dict[str, Any]]:
+    """The engines the flags route to that cannot start with this environment."""
+    from cutover.cli.engines_cmd import check_engines, engines_in_use
+
+    used = engines_in_use(workers)
+    reports = check_engines(list(used)) if used else []
+    return [
+        {"engine": report.engine, "workers": used[report.engine], "detail": report.detail}
+        for report in reports
+        if not report.healthy
+    ]
 
 
 def cmd_get(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 ::
 
     cutover promote WORKER --reason TEXT [--force] [--actor A] [--json] [--flags-url URL]
-    cutover rollback WORKER --reason TEXT [--actor A] [--json] [--flags-url URL]
+    cutover rollback WORKER --reason TEXT [--allow-new] [--actor A] [--json] [--flags-url URL]
 
 ``promote`` takes one step of the worker's plan (default 0 -> 5 -> 25 -> 50 -> 100 percent)
 only when the shadow verdict on its candidate holds (what ``cutover shadow report`` says);
@@ -53,7 +53,15 @@ def register(subparsers: Any) -> None:
         "rollback",
         parents=[common],
         help="send every call of a worker back to its base route, now",
-        description="Route every call of WORKER on its base engine at once (percent 0).",
+        description=(
+            "Route every call of WORKER on its base engine at once (percent 0). A WORKER "
+            "without flags in the store is refused (exit status 2) unless --allow-new."
+        ),
+    )
+    cmd.add_argument(
+        "--allow-new",
+        action="store_true",
+        help="accept a worker that has no flags yet (nothing to roll back; nothing written)",
     )
     cmd.set_defaults(handler=cmd_rollback)
 
@@ -77,7 +85,13 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     """``cutover rollback WORKER --reason TEXT``."""
     store = open_store(args.flags_url)
     try:
-        change = rollback(args.worker, args.reason, args.actor or default_actor(), store=store)
+        change = rollback(
+            args.worker,
+            args.reason,
+            args.actor or default_actor(),
+            store=store,
+            allow_new=args.allow_new,
+        )
     finally:
         store.close()
     _print(args, change)
@@ -105,7 +119,8 @@ def _print(args: argparse.Namespace, change: RolloutChange) -> None:
     old, new = change.old, change.new
     if change.action == "rollback":
         if not change.written:
-            print(f"{change.worker}: already on its base {new.base}; nothing written")
+            known = "" if new.version else " (no flags recorded for it)"
+            print(f"{change.worker}: already on its base {new.base}{known}; nothing written")
             return
         print(
             f"{change.worker}: rolled back, every call on {new.base} ({old.route} "

@@ -9,6 +9,9 @@ when Prometheus scrapes:
 ``cutover_items_total``                  items of those calls
 ``cutover_errors_total``                 calls that raised
 ``cutover_fallbacks_total``              calls moved to legacy because ``route`` was unavailable
+``cutover_engine_unavailable_total``     calls whose engine could not start or be reached
+``cutover_engine_up``                    per ``route`` whose engine failed in this process:
+                                         0 while it cannot take calls, 1 once it takes them
 ``cutover_call_duration_seconds``        histogram of call latency by ``worker`` and ``route``
 ``cutover_shadow_outcomes_total``        shadow experiments by ``worker``, ``candidate`` and
                                          ``outcome`` (match, mismatch, both_failed,
@@ -62,6 +65,7 @@ _CALL_COUNTERS: Final = {
     "items": "Items in the calls routed by the shim.",
     "errors": "Routed calls that raised.",
     "fallbacks": "Calls moved to legacy because their engine could not take them.",
+    "engine_unavailable": "Calls whose engine could not take them (not started, unreachable).",
 }
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -91,7 +95,21 @@ class CutoverCollector(Collector):
         """The metric families of this moment."""
         yield from self._counters(metrics.snapshot())
         yield self._latency(metrics.latency_snapshot())
+        yield self._engines(metrics.engine_states())
         yield from self._flags()
+
+    @staticmethod
+    def _engines(states: Mapping[str, tuple[bool, str]]) -> Metric:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_engine_up",
+            "0 while the engine of a route cannot take calls in this process (it could not "
+            "start or be reached; see the engine_unavailable log line), 1 once it takes them "
+            "again. Only routes whose engine failed here are listed.",
+            labels=("route",),
+        )
+        for route, (up, _) in sorted(states.items()):
+            family.add_metric((route,), 1.0 if up else 0.0)
+        return family
 
     def _counters(self, counts: Mapping[tuple[str, str, str], int]) -> Iterable[Metric]:
         families: dict[str, CounterMetricFamily] = {

@@ -21,6 +21,7 @@ actions ``promote`` / ``rollback``), so ``cutover flags history`` shows them.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from cutover.verdict.report import state_text
 from flags.model import DEFAULT_ROLLOUT_STEPS, MAX_TEXT, FlagRecord
 from flags.store import FlagStore, check_change
 from flags.stores import open_store
-from ground.errors import NotReadyError, RolloutError
+from ground.errors import NotReadyError, RolloutError, UnknownWorkerError
 from ground.logs import get_logger
 
 log = get_logger("cutover.ops.rollout")
@@ -128,6 +129,18 @@ def _criteria(evidence: Evidence, *, failing_only: bool) -> tuple[str, ...]:
         criterion.line()
         for criterion in evidence.pair.verdict.criteria
         if not (failing_only and criterion.passed)
+    )
+
+
+def _unknown_worker(worker: str, store: FlagStore) -> UnknownWorkerError:
+    known = store.list_workers()
+    close = difflib.get_close_matches(worker, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none"
+    return UnknownWorkerError(
+        f"no flags are recorded for worker {worker!r} in {store.display_url} (workers with "
+        f"flags: {listed}); {hint}check the name (cutover flags list), or pass --allow-new "
+        "if this worker really has never had flags (nothing is written for it either way)"
     )
 
 
@@ -227,15 +240,25 @@ def promote(
 
 
 def rollback(
-    worker: str, reason: str, actor: str, *, store: FlagStore | None = None
+    worker: str,
+    reason: str,
+    actor: str,
+    *,
+    store: FlagStore | None = None,
+    allow_new: bool = False,
 ) -> RolloutChange:
     """Send every call of ``worker`` back to its base now (``percent`` 0); not gated.
 
-    Writes nothing (``written`` False) when no call leaves the base already.
+    Writes nothing (``written`` False) when no call leaves the base already. A worker with no
+    flags in the store is most likely a typo, and "already on its base" would hide it while
+    the real worker keeps its calls off legacy: it raises :class:`UnknownWorkerError` unless
+    ``allow_new`` (then nothing is written either).
     """
     actor, reason = check_change(actor, reason)
     with _store_or(store) as flag_store:
         record = flag_store.get(worker)
+        if record.version == 0 and not allow_new:
+            raise _unknown_worker(worker, flag_store)
         candidate = candidate_of(record)
         if record.route == record.base or record.percent <= 0:
             return RolloutChange(worker, "rollback", candidate, record, record, False)
