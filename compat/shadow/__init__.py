@@ -3,7 +3,10 @@
 Small pluggable pieces, each in its own module:
 
 - :mod:`compat.shadow.normalize` — the path syntax and which parts of a value are compared;
-- :mod:`compat.shadow.compare` — :func:`compare` / :func:`compare_exceptions`;
+- :mod:`compat.shadow.compare` — :func:`compare` / :func:`compare_exceptions` /
+  :func:`compare_items` (which items of a batch differ);
+- :mod:`compat.shadow.diff_text` — how differences and exceptions read as text
+  (:func:`describe_exception`, :func:`diff_signature`);
 - :mod:`compat.shadow.denoise` — :class:`NoiseLearner`, noise learned from two primary runs;
 - :mod:`compat.shadow.redact` — :func:`redact`, sensitive fields out before anything is stored;
 - :mod:`compat.shadow.records` — :class:`ShadowRecord` and its outcomes;

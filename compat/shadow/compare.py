@@ -40,8 +40,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from compat.shadow.diff_text import (
+    DIFF_EXCEPTION_CHARS,
+    describe_exception,
+    diff_signature,
+    exception_message,
+)
 from compat.shadow.normalize import (
-    PATH_PREFIX,
     PatternSet,
     Segments,
     fields_of,
@@ -553,31 +558,10 @@ def differing_paths(
     return frozenset(walk.paths)
 
 
-def _message(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ still leaves the type to show
-        return "<str failed>"
-
-
-DIFF_EXCEPTION_CHARS = 120
-"""How much of an exception a diff line shows (diff lines stay one readable line)."""
-
-
-def describe_exception(exc: BaseException, limit: int = DIFF_EXCEPTION_CHARS) -> str:
-    """``Type: message`` (the type alone when the message is empty), cut to ``limit`` chars.
-
-    The one formatter of exceptions in shadow records: diff lines use the short default,
-    the records' ``primary_error`` / ``candidate_error`` fields a longer limit.
-    """
-    message, name = _message(exc), type(exc).__name__
-    return truncate(f"{name}: {message}" if message else name, limit)
-
-
 def compare_exceptions(primary_exc: BaseException, candidate_exc: BaseException) -> Comparison:
     """Both sides raised: equal when the exception type names and messages agree."""
     same_type = type(primary_exc).__name__ == type(candidate_exc).__name__
-    equal = same_type and _message(primary_exc) == _message(candidate_exc)
+    equal = same_type and exception_message(primary_exc) == exception_message(candidate_exc)
     diffs = (
         ()
         if equal
@@ -589,49 +573,8 @@ def compare_exceptions(primary_exc: BaseException, candidate_exc: BaseException)
     return Comparison(equal=equal, diffs=diffs, compared_paths=1)
 
 
-def diff_signature(line: str) -> str:
-    """What kind of difference a diff line is, with list indices generalised.
-
-    Lines that differ only in values or indices share a signature, so a report can group
-    them: ``$[3].total: 10 != 11`` and ``$[7].total: 1 != 2`` are both
-    ``$[*].total: value differs``.
-    """
-    prefix = PATH_PREFIX.match(line)
-    if prefix is None or line[prefix.end() : prefix.end() + 2] != ": ":
-        return generalize(line)
-    path = generalize(prefix.group())
-    detail = line[prefix.end() + 2 :]
-    for start, kind in (
-        ("type ", None),
-        ("length ", "length differs"),
-        ("only in primary", "only in primary"),
-        ("only in candidate", "only in candidate"),
-        ("set differs", "set differs"),
-        ("unordered", "unordered items differ"),
-        ("too deep", None),
-        ("cannot compare", None),
-    ):
-        if detail.startswith(start):
-            return f"{path}: {kind or detail}"
-    if detail.startswith("primary raised"):
-        return f"{path}: {_exception_kinds(detail)}"
-    if detail == REDACTED:
-        return f"{path}: value differs (redacted)"
-    return f"{path}: value differs"
-
-
-def _exception_kinds(detail: str) -> str:
-    parts = []
-    for part in detail.split("; "):
-        side, _, rest = part.partition(" raised ")
-        if rest:
-            parts.append(f"{side} raised {rest.split(':', 1)[0]}")
-        elif part.startswith("candidate"):
-            parts.append(part)
-    return "; ".join(parts)
-
-
 __all__ = [
+    "DIFF_EXCEPTION_CHARS",
     "MAX_DIFFS",
     "MAX_ITEM_DIFFERENCES",
     "NO_ITEMS",
