@@ -1,0 +1,152 @@
+"""Celery workers on other hosts: a remote worker, a partition, a dead host.
+
+The broker and the result backend are a redis-server on the test host's link address; the
+worker is the project's prefork ``celery worker`` inside another network namespace. Every
+test asserts the call returns every item exactly once, equal to legacy, and that the
+caller's wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+
+from adapters.base import CallOptions
+from adapters.celery.engine import CeleryEngine
+from adapters.legacy_engine import LegacyEngine
+from tests.multihost import tasks
+from tests.multihost.conftest import DEADLINE_S, StartWorker
+from tests.support.netns import Hosts
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import until
+
+pytestmark = [pytest.mark.multihost, pytest.mark.celery, pytest.mark.slow]
+
+ITEMS = 12
+BATCH_SIZE = 2
+WINDOW = 4
+PARTITION_S = 15.0
+
+
+def items_for(key: str) -> list[tuple[str, int]]:
+    """The call's items: ``(coordination key, value)``."""
+    return [(key, value) for value in range(ITEMS)]
+
+
+async def legacy_result(key: str) -> list[int]:
+    """The same call on the legacy route (in this process), as the reference."""
+    legacy = await LegacyEngine().map_batches(
+        items_for(f"{key}-legacy"), tasks.slow_triple, BATCH_SIZE, WINDOW
+    )
+    assert tasks.expected(list(range(ITEMS))) == legacy
+    return legacy
+
+
+def started(redis_server: RedisServer, key: str) -> int:
+    """How many items of ``key`` started (on any host)."""
+    return int(tasks.coordination().get(f"{key}:started") or 0)
+
+
+def ran_elsewhere(key: str) -> bool:
+    """True when every reported item ran in another network namespace than this one."""
+    where = tasks.coordination().hgetall(f"{key}:where")
+    here = tasks.network_namespace()
+    return bool(where) and all(not v.decode().startswith(here) for v in where.values())
+
+
+async def test_remote_worker_returns_every_item_once(
+    hosts: Hosts,
+    host_redis: Callable[..., RedisServer],
+    remote_worker: StartWorker,
+    make_engine: Callable[..., CeleryEngine],
+    coordination_env: Callable[[RedisServer], None],
+) -> None:
+    """Broker and backend on the test host, the worker on another: the call is the legacy
+    call, and its batches really ran on the other host."""
+    worker_host = hosts.add("worker")
+    redis_server = host_redis(worker_host)
+    coordination_env(redis_server)
+    await asyncio.to_thread(remote_worker, worker_host, redis_server, "mh-remote")
+    engine = make_engine(redis_server)
+    options = CallOptions(worker_id="mh-remote", call_id="remote", timeout_s=DEADLINE_S)
+
+    result = await asyncio.wait_for(
+        engine.map_batches(items_for("remote"), tasks.slow_triple, BATCH_SIZE, WINDOW, options),
+        DEADLINE_S,
+    )
+
+    assert await legacy_result("remote") == result
+    assert ran_elsewhere("remote")
+
+
+async def test_partition_of_the_worker_host_mid_call_then_healed(
+    hosts: Hosts,
+    host_redis: Callable[..., RedisServer],
+    remote_worker: StartWorker,
+    make_engine: Callable[..., CeleryEngine],
+    coordination_env: Callable[[RedisServer], None],
+) -> None:
+    """The worker host is cut off for 15 s while batches run (longer than the batches' time
+    limit and visibility timeout), then healed: the call completes with every item once."""
+    worker_host = hosts.add("worker")
+    redis_server = host_redis(worker_host)
+    coordination_env(redis_server)
+    await asyncio.to_thread(remote_worker, worker_host, redis_server, "mh-cut")
+    engine = make_engine(redis_server)
+    options = CallOptions(worker_id="mh-cut", call_id="cut", timeout_s=DEADLINE_S)
+    call = asyncio.create_task(
+        engine.map_batches(items_for("cut"), tasks.slow_triple, BATCH_SIZE, WINDOW, options)
+    )
+    await until(lambda: started(redis_server, "cut") >= 1, 30, "a running batch")
+
+    worker_host.partition()
+    try:
+        await asyncio.sleep(PARTITION_S)
+        assert not call.done(), "the call finished during the partition: nothing was tested"
+    finally:
+        worker_host.heal()
+    healed = time.monotonic()
+    result = await asyncio.wait_for(call, DEADLINE_S + 10)
+
+    print(f"partition {PARTITION_S:g}s: call done {time.monotonic() - healed:.1f}s after heal")
+    assert await legacy_result("cut") == result
+
+
+async def test_worker_host_killed_mid_call_and_replaced(
+    hosts: Hosts,
+    host_redis: Callable[..., RedisServer],
+    remote_worker: StartWorker,
+    make_engine: Callable[..., CeleryEngine],
+    coordination_env: Callable[[RedisServer], None],
+) -> None:
+    """kill -9 of every process of the worker host mid-call, a new worker on a new host: the
+    unacknowledged batches come back (acks_late, visibility timeout) and each result is
+    taken once (by batch id), although some batches ran twice."""
+    first_host = hosts.add("worker1")
+    redis_server = host_redis(first_host)
+    coordination_env(redis_server)
+    await asyncio.to_thread(remote_worker, first_host, redis_server, "mh-kill")
+    engine = make_engine(redis_server)
+    options = CallOptions(worker_id="mh-kill", call_id="kill", timeout_s=DEADLINE_S)
+    call = asyncio.create_task(
+        engine.map_batches(items_for("kill"), tasks.slow_triple, BATCH_SIZE, WINDOW, options)
+    )
+    await until(lambda: started(redis_server, "kill") >= 1, 30, "a running batch")
+
+    first_host.kill_all()
+    killed = time.monotonic()
+    await until(lambda: not first_host.pids(), 10, "the host's processes to die")
+    assert not call.done(), "the call finished before the kill: nothing was tested"
+    second_host = hosts.add("worker2")
+    await asyncio.to_thread(remote_worker, second_host, redis_server, "mh-kill")
+    result = await asyncio.wait_for(call, DEADLINE_S + 10)
+
+    print(f"kill -9: call done {time.monotonic() - killed:.1f}s after the kill")
+    assert await legacy_result("kill") == result
+    runs = tasks.coordination().hgetall("kill:runs")
+    assert set(range(ITEMS)) == {int(k) for k in runs}
+    assert os.getpid() > 0
