@@ -18,6 +18,7 @@ import redis
 COORDINATION_ENV = "CUTOVER_TEST_COORDINATION_URL"
 STEP_S = 0.5
 """How long one item takes: long enough to strike in the middle of a call."""
+SLOWER_STEP_S = 3.0
 
 _client: redis.Redis | None = None
 _client_lock = threading.Lock()  # reports run in threads: one client, made once
@@ -55,6 +56,14 @@ async def slow_triple(item: tuple[str, int]) -> int:
     key, value = item
     await asyncio.to_thread(_report, key, value)
     await asyncio.sleep(STEP_S)
+    return value * 3
+
+
+async def slower_triple(item: tuple[str, int]) -> int:
+    """:func:`slow_triple` taking :data:`SLOWER_STEP_S`: a node can be killed mid-batch."""
+    key, value = item
+    await asyncio.to_thread(_report, key, value)
+    await asyncio.sleep(SLOWER_STEP_S)
     return value * 3
 
 
