@@ -284,6 +284,19 @@ def test_settings_refuse_a_visibility_timeout_shorter_than_the_time_limit() -> N
         settings.check()
 
 
+def test_settings_refuse_a_deadline_shorter_than_a_lost_batchs_way_back() -> None:
+    """On a Redis broker a batch whose worker died is back only after the visibility
+    timeout, one restore sweep and its run: a caller giving up earlier threw away calls that
+    were about to complete. Refused, naming the minimum; the defaults are consistent."""
+    settings = CelerySettings(task_time_limit=20, visibility_timeout=100, result_timeout=80)
+    with pytest.raises(ConfigurationError, match=r"CUTOVER_RESULT_TIMEOUT \(80s\).*at least 125"):
+        settings.check()
+    CelerySettings().check()
+    assert CelerySettings().result_timeout >= CelerySettings().redelivery_bound_s
+    amqp = CelerySettings(broker_url="amqp://guest:guest@rabbit//", result_timeout=80)
+    amqp.check()  # RabbitMQ redelivers on the dead worker's connection, not a timeout
+
+
 def test_settings_refuse_a_result_backend_that_cannot_be_awaited() -> None:
     """``rpc://`` cannot be awaited through pub/sub: refused, and a password never shown."""
     settings = CelerySettings(result_backend="rpc://user:hunter2@host//")
