@@ -43,7 +43,7 @@ PIPELINE_MESSAGES_PER_STAGE = 16
 """A pipeline stage is cut into about this many messages, all in flight at once."""
 
 CONNECT_TIMEOUT_S = 3.0
-STALL_LOG_S = 30.0
+STALL_LOG_S = 10.0
 """A call with no result for this long (or a quarter of its deadline) logs ``call_stalled``."""
 PENDING_SHOWN = 5
 """How many pending batches an incomplete call's error names one by one."""

@@ -148,6 +148,14 @@ class CelerySettings:
         return urlsplit(self.broker_url).scheme in REDIS_SCHEMES
 
     @property
+    def network_timeout_s(self) -> float:
+        """Connect timeout of broker and backend connections, and read timeout of the result
+        backend's: half the time limit, 2 to 10 s. (A read timeout on the broker connection
+        was tried: the worker then enforced its time limits during a partition, but its
+        consumer stayed idle for 40 s after the heal; kombu's blocking pops keep none.)"""
+        return min(10.0, max(2.0, self.task_time_limit / 2))
+
+    @property
     def redelivery_bound_s(self) -> float:
         """The longest a Redis broker takes to bring back and finish a batch whose worker
         died: visibility timeout + one restore sweep + the time limit (AMQP brokers
@@ -195,6 +203,10 @@ class CelerySettings:
         transport_options: dict[str, Any] = {}
         if self.broker_is_redis:
             transport_options = {
+                # A partition drops packets silently: keepalive and a connect timeout on the
+                # broker connections (a read timeout would cut kombu's blocking pops).
+                "socket_connect_timeout": self.network_timeout_s,
+                "socket_keepalive": True,
                 "visibility_timeout": self.visibility_timeout,
                 "priority_steps": list(range(MAX_PRIORITY + 1)),
                 "sep": ":",
@@ -223,6 +235,14 @@ class CelerySettings:
             "task_soft_time_limit": max(self.task_time_limit - 5, self.task_time_limit * 0.9),
             "broker_transport_options": transport_options,
             "result_backend_transport_options": {"visibility_timeout": self.visibility_timeout},
+            # The same for storing a result: a child never hangs on a silent backend. The
+            # store fails (logged), the batch stays unacknowledged and is redelivered after
+            # the heal; retrying the store instead ran into the overdue soft limit at the
+            # heal and stored a SoftTimeLimitExceeded failure (measured).
+            "redis_socket_timeout": self.network_timeout_s,
+            "redis_socket_connect_timeout": self.network_timeout_s,
+            "redis_socket_keepalive": True,
+            "redis_backend_health_check_interval": self.network_timeout_s,
             "result_expires": self.result_expires,
             # The stored result is the batch's output only: "extended" results would carry
             # every item back a second time (and into Redis), for nobody to read.

@@ -37,11 +37,13 @@ class RemoteWorker(CeleryWorkerProcess):
         return self.host.command(super().argv())
 
 
-def worker_env(coordination_url: str) -> dict[str, str]:
+def worker_env(
+    coordination_url: str, time_limit_s: float = TIME_LIMIT_S, visibility_s: float = VISIBILITY_S
+) -> dict[str, str]:
     """The scaled limits and the coordination Redis, for a worker on another host."""
     return {
-        "CUTOVER_TASK_TIME_LIMIT": f"{TIME_LIMIT_S:g}",
-        "CUTOVER_VISIBILITY_TIMEOUT": f"{VISIBILITY_S:g}",
+        "CUTOVER_TASK_TIME_LIMIT": f"{time_limit_s:g}",
+        "CUTOVER_VISIBILITY_TIMEOUT": f"{visibility_s:g}",
         tasks.COORDINATION_ENV: coordination_url,
         "CUTOVER_LOG_LEVEL": "INFO",
     }
@@ -71,14 +73,21 @@ def host_redis(hosts: Hosts, tmp_path: Path) -> Iterator[Callable[..., RedisServ
         server.stop()
 
 
-StartWorker = Callable[[Host, RedisServer, str], RemoteWorker]
+StartWorker = Callable[..., RemoteWorker]
 
 
 @pytest.fixture
 def remote_worker(hosts: Hosts) -> StartWorker:
-    """Start a prefork worker on ``host`` consuming ``worker_id``'s queue on ``redis``."""
+    """Start a prefork worker on ``host`` consuming ``worker_id``'s queue on ``redis``
+    (with other limits than the suite's if given)."""
 
-    def start(host: Host, redis_server: RedisServer, worker_id: str) -> RemoteWorker:
+    def start(
+        host: Host,
+        redis_server: RedisServer,
+        worker_id: str,
+        time_limit_s: float = TIME_LIMIT_S,
+        visibility_s: float = VISIBILITY_S,
+    ) -> RemoteWorker:
         worker = RemoteWorker(
             broker_url=redis_server.url(0),
             backend_url=redis_server.url(1),
@@ -87,7 +96,7 @@ def remote_worker(hosts: Hosts) -> StartWorker:
             concurrency=2,
             name=f"{worker_id}-{host.label}-{len(hosts.processes)}",
             cwd=REPO_ROOT,
-            extra_env=worker_env(redis_server.url(3)),
+            extra_env=worker_env(redis_server.url(3), time_limit_s, visibility_s),
         )
         worker.host = host
         try:
