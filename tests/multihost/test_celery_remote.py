@@ -85,7 +85,8 @@ async def test_remote_worker_returns_every_item_once(
     coordination_env: Callable[[RedisServer], None],
 ) -> None:
     """Broker and backend on the test host, the worker on another: the call is the legacy
-    call, and its batches really ran on the other host."""
+    call, its batches really ran on the other host, and it leaves no result key behind
+    (they outlived the caller's process before: only a later sweep removed them)."""
     worker_host = hosts.add("worker")
     redis_server = host_redis(worker_host)
     coordination_env(redis_server)
@@ -100,6 +101,7 @@ async def test_remote_worker_returns_every_item_once(
 
     assert await legacy_result("remote") == result
     assert ran_elsewhere("remote")
+    assert not result_keys(redis_server), "the finished call left its result keys in Redis"
 
 
 async def test_partition_of_the_worker_host_mid_call_then_healed(
@@ -144,9 +146,10 @@ async def test_partition_of_the_worker_host_mid_call_then_healed(
     healed = time.monotonic()
     result = await asyncio.wait_for(call, PARTITION_DEADLINE_S + 10)
 
-    print(f"partition {PARTITION_S:g}s: call done {time.monotonic() - healed:.1f}s after heal")
+    recovered = time.monotonic() - healed
     assert await legacy_result("cut") == result
     assert "call_stalled" in capsys.readouterr().err, "the caller's stall was not logged"
+    print(f"partition {PARTITION_S:g}s: call done {recovered:.1f}s after heal")
     assert not result_keys(redis_server), "the finished call left result keys in Redis"
 
 
