@@ -65,6 +65,9 @@ class ResultListener:
         self._background: list[asyncio.Task[None]] = []
         self._run_id: str | None = None
         self._connection_trouble = False  # a read or sweep failed since the last run_id check
+        # One command at a time on the (non pub/sub) client: concurrent flushes of many calls
+        # would each take a pooled connection, and the pool would keep them all.
+        self._io_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Subscribe once; raises ``EngineUnavailableError`` if the backend is unreachable."""
@@ -102,7 +105,8 @@ class ResultListener:
         """Remove the result keys consumed so far now (a call just finished), not at the next
         sweep: a process that exits right after its call leaves nothing behind."""
         try:
-            await self._unlink_consumed()
+            async with self._io_lock:
+                await self._unlink_consumed()
         except (RedisError, OSError) as exc:
             log.warning("result_cleanup_failed", error=str(exc))
 
@@ -169,8 +173,9 @@ class ResultListener:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
-                await self._check_restart()
-                await self._sweep_once()
+                async with self._io_lock:
+                    await self._check_restart()
+                    await self._sweep_once()
             except (RedisError, OSError) as exc:
                 self._connection_trouble = True
                 log.warning("result_sweep_failed", error=str(exc))

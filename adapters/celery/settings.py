@@ -149,10 +149,8 @@ class CelerySettings:
 
     @property
     def network_timeout_s(self) -> float:
-        """Connect timeout of broker and backend connections, and read timeout of the result
-        backend's: half the time limit, 2 to 10 s. (A read timeout on the broker connection
-        was tried: the worker then enforced its time limits during a partition, but its
-        consumer stayed idle for 40 s after the heal; kombu's blocking pops keep none.)"""
+        """Socket (read and connect) timeout of the broker and result backend connections:
+        half the time limit, 2 to 10 s (above the Redis transport's 1 s blocking pop)."""
         return min(10.0, max(2.0, self.task_time_limit / 2))
 
     @property
@@ -203,8 +201,12 @@ class CelerySettings:
         transport_options: dict[str, Any] = {}
         if self.broker_is_redis:
             transport_options = {
-                # A partition drops packets silently: keepalive and a connect timeout on the
-                # broker connections (a read timeout would cut kombu's blocking pops).
+                # A partition drops packets silently. Without a read timeout the worker's main
+                # loop blocked in its restore sweep (a SET NX for kombu's mutex) for the whole
+                # cut: nothing logged, no time limit enforced (a batch ran 53 s past a 20 s
+                # limit), every overdue soft limit fired at the heal. (kombu's pub/sub health
+                # check, tried as well, left the consumer idle for 40 s after the heal.)
+                "socket_timeout": self.network_timeout_s,
                 "socket_connect_timeout": self.network_timeout_s,
                 "socket_keepalive": True,
                 "visibility_timeout": self.visibility_timeout,

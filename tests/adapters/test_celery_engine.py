@@ -304,7 +304,11 @@ def test_worker_connections_time_out_instead_of_hanging_on_a_silent_network() ->
         task_time_limit=6, visibility_timeout=8, result_timeout=30
     ).celery_config()
     transport = config["broker_transport_options"]
-    assert (3.0, True) == (transport["socket_connect_timeout"], transport["socket_keepalive"])
+    assert (3.0, 3.0, True) == (
+        transport["socket_timeout"],
+        transport["socket_connect_timeout"],
+        transport["socket_keepalive"],
+    )
     assert (3.0, True) == (config["redis_socket_timeout"], config["redis_socket_keepalive"])
     assert 10.0 == CelerySettings().celery_config()["redis_socket_timeout"]
 
