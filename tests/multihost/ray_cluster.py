@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,7 +76,8 @@ class RayCluster:
             return []
 
     def stop(self) -> None:
-        """Kill the head and everything started out of this cluster's temp dir."""
+        """Kill the head and everything started out of this cluster's temp dir, then remove
+        that directory."""
         victims = self.processes_of(self.head)
         for process in psutil.process_iter(["cmdline"]):
             with contextlib.suppress(psutil.Error):
@@ -86,6 +88,7 @@ class RayCluster:
                 process.send_signal(signal.SIGKILL)
         with contextlib.suppress(psutil.Error):
             psutil.wait_procs(victims, timeout=10)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)  # the session's logs and sockets
 
 
 def start_head(hosts: Hosts, link: Host, temp_dir: Path, coordination_url: str) -> RayCluster:
