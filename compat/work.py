@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from adapters.base import CallOptions, ExecutionEngine, RetryPolicy
 from flags import FlagRecord
+from ground.errors import ConfigurationError
 
 EngineRun = Callable[[ExecutionEngine, CallOptions], Awaitable[Any]]
 LegacyRun = Callable[[], Awaitable[Any]]
@@ -64,8 +67,30 @@ class Work:
         return (self.detached or self.run)(engine, options)
 
 
+CALL_TIMEOUT_ENV = "CUTOVER_CALL_TIMEOUT_S"
+"""The caller's deadline (seconds) for each batch a routed call hands to an engine."""
+
+
+def call_timeout() -> float | None:
+    """``$CUTOVER_CALL_TIMEOUT_S`` (re-read at every call), ``None`` when unset: each engine's
+    own default then applies (``CUTOVER_RESULT_TIMEOUT``, ``CUTOVER_RAY_RESULT_TIMEOUT_S``)."""
+    raw = os.environ.get(CALL_TIMEOUT_ENV)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < math.inf:
+        raise ConfigurationError(
+            f"{CALL_TIMEOUT_ENV}={raw!r}: expected a positive number of seconds (or unset it "
+            "to use each engine's default deadline)"
+        )
+    return value
+
+
 def call_options(worker_id: str, call_id: str, record: FlagRecord) -> CallOptions:
-    """The engine options a worker's flag record asks for."""
+    """The engine options a worker's flag record asks for, with the caller's deadline."""
     retries = record.retries
     return CallOptions(
         worker_id=worker_id,
@@ -73,7 +98,8 @@ def call_options(worker_id: str, call_id: str, record: FlagRecord) -> CallOption
         retry=RetryPolicy(retries.max, retries.backoff_s, tuple(retries.retryable)),
         priority=record.priority,
         queue=record.queue,
+        timeout_s=call_timeout(),
     )
 
 
-__all__ = ["EngineRun", "LegacyRun", "Work", "call_options"]
+__all__ = ["CALL_TIMEOUT_ENV", "EngineRun", "LegacyRun", "Work", "call_options", "call_timeout"]

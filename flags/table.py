@@ -13,7 +13,9 @@ Fail-safe by construction:
   (``$CUTOVER_HOME/flags.snapshot.json``, only if it was taken from the same store URL),
   else the defaults (``legacy`` everywhere); either way ``stale`` is true;
 - mid-run, a lost store keeps the last state, marks it stale, logs once, and reconnects with
-  exponential backoff (with jitter) until it is back;
+  exponential backoff (with jitter) until it is back; an attempt that timed out (a
+  partition drops packets silently) is retried at once, as it waited already, so a change
+  made during a partition is applied within a second of the heal;
 - nothing here raises into a caller: every public method of a table is total.
 
 Forks: a child process inherits the parent's state (correct up to the fork) but not its
@@ -29,6 +31,7 @@ import os
 import random
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -43,6 +46,8 @@ from ground.logs import get_logger, mask_url
 SNAPSHOT_FORMAT = 1
 INITIAL_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 5.0
+SLOW_FAILURE_S = 0.3
+"""A watch attempt that failed after this long timed out (no refusal): no backoff after it."""
 THREAD_NAME = "cutover-flags-watch"
 
 Source = Literal["store", "snapshot", "defaults", "static"]
@@ -366,6 +371,7 @@ class FlagTable:
         backoff = INITIAL_BACKOFF_S
         while not stop.is_set():
             reloads_before = self._reloads
+            attempt_started = time.monotonic()
             try:
                 store.watch(self._on_change, stop)
             except Exception as exc:  # noqa: BLE001  (any failure: stale, then reconnect)
@@ -374,6 +380,11 @@ class FlagTable:
                 return
             if self._reloads != reloads_before:
                 backoff = INITIAL_BACKOFF_S  # it was up for a while: retry promptly
+            if time.monotonic() - attempt_started >= SLOW_FAILURE_S:
+                # It timed out (a partition drops packets silently): the attempt was its own
+                # wait. Try again at once, so the table catches up soon after the heal.
+                stop.wait(INITIAL_BACKOFF_S * random.uniform(0.5, 1.0))
+                continue
             stop.wait(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, self.max_backoff_s)
 

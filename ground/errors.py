@@ -12,6 +12,7 @@ code written against the legacy module, which catches those, keeps working.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -126,6 +127,35 @@ class EngineTimeoutError(EngineError, TimeoutError):
     """Work was handed to an engine but no result arrived in time. It was *not* re-run."""
 
 
+class IncompleteCallError(EngineError):
+    """An engine gave up on a call of which part was done; nothing computed is thrown away.
+
+    ``partial`` holds each batch's results in batch order (``None`` for a batch that has
+    none), ``pending`` the batches without one as ``(batch index, task id)`` (``""`` for a
+    batch never sent). A caller may re-run only the pending batches' items.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        partial: Sequence[list[Any] | None] = (),
+        pending: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.partial: list[list[Any] | None] = list(partial)
+        self.pending: tuple[tuple[int, str], ...] = tuple(pending)
+
+
+class CallTimeoutError(IncompleteCallError, EngineTimeoutError):
+    """The caller's deadline passed with batches pending. They were *not* re-run elsewhere;
+    their late results are discarded, never delivered twice."""
+
+
+class InFlightLostError(IncompleteCallError):
+    """The broker or result backend lost the batches in flight (a Redis restarted without
+    persistence): the call fails at once instead of at its deadline. Nothing was re-sent."""
+
+
 class UnknownEngineError(CutoverError, ValueError):
     """A route or engine name that cutover does not know."""
 
@@ -207,6 +237,7 @@ class ReplayError(CutoverError):
 
 
 __all__ = [
+    "CallTimeoutError",
     "ConfigurationError",
     "CutoverError",
     "DeadLetterError",
@@ -218,6 +249,8 @@ __all__ = [
     "FlagError",
     "FlagStoreError",
     "FlagValidationError",
+    "InFlightLostError",
+    "IncompleteCallError",
     "InvalidArgumentError",
     "MissingDependencyError",
     "NotPortableError",

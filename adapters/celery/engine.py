@@ -28,10 +28,13 @@ from adapters.celery.tasks import RUN_BATCH, RUN_TASK, retry_policy_to_options
 from adapters.remote_exceptions import decode_exception
 from adapters.task_refs import task_reference
 from ground.errors import (
+    CallTimeoutError,
     CutoverError,
     EngineError,
     EngineTimeoutError,
     EngineUnavailableError,
+    IncompleteCallError,
+    InFlightLostError,
 )
 from ground.logs import get_logger, mask_url
 from legacy.batching import validate_batch_arguments
@@ -40,6 +43,10 @@ PIPELINE_MESSAGES_PER_STAGE = 16
 """A pipeline stage is cut into about this many messages, all in flight at once."""
 
 CONNECT_TIMEOUT_S = 3.0
+STALL_LOG_S = 10.0
+"""A call with no result for this long (or a quarter of its deadline) logs ``call_stalled``."""
+PENDING_SHOWN = 5
+"""How many pending batches an incomplete call's error names one by one."""
 
 log = get_logger("cutover.celery.engine", engine="celery")
 
@@ -64,6 +71,7 @@ class CeleryEngine:
         self._starting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]]
         self._starting = weakref.WeakKeyDictionary()
         self._app_lock = threading.Lock()  # loops of several threads may start the engine
+        self._short_deadlines_logged: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -274,10 +282,21 @@ class CeleryEngine:
         window: int,
         options: CallOptions,
     ) -> list[list[Any]]:
+        """Send the batches, at most ``window`` in flight, and collect every result once.
+
+        Results are kept as they come (by batch, so a redelivered batch's second result is
+        never taken twice). The call waits for each batch up to its deadline, measured from
+        when that batch was sent; while nothing arrives it logs ``call_stalled`` every
+        quarter of the deadline (at most every :data:`STALL_LOG_S`). When a deadline passes
+        or the backend lost what was in flight, the error names the pending batches and
+        carries the results already computed (:class:`IncompleteCallError`).
+        """
         listener = self._listener()
         wire_options = self._options(options)
         timeout_s = options.timeout_s or self.settings.result_timeout
-        results: list[list[Any]] = [[] for _ in batches]
+        self._check_deadline(timeout_s, options)
+        stall_s = max(1.0, min(STALL_LOG_S, timeout_s / 4))
+        results: list[list[Any] | None] = [None for _ in batches]
         in_flight: dict[asyncio.Future[dict[str, Any]], tuple[int, str, float]] = {}
         next_batch = 0
 
@@ -296,29 +315,118 @@ class CeleryEngine:
             if messages:
                 await self._send(messages, task_ids, nothing_sent_yet=first)
 
+        def incomplete(kind: type[IncompleteCallError], why: str) -> IncompleteCallError:
+            sent = sorted((index, task_id) for index, task_id, _ in in_flight.values())
+            pending = sent + [(index, "") for index in range(next_batch, len(batches))]
+            return kind(
+                self._incomplete_message(why, batches, results, pending, options),
+                results,
+                pending,
+            )
+
+        progress_at = time.monotonic()
         try:
             await send_next(window)
             while in_flight:
+                now = time.monotonic()
                 oldest = min(sent_at for _, _, sent_at in in_flight.values())
-                remaining = timeout_s - (time.monotonic() - oldest)
+                remaining = timeout_s - (now - oldest)
+                if remaining <= 0:
+                    raise incomplete(CallTimeoutError, f"no result within {timeout_s:g}s")
                 done, _ = await asyncio.wait(
-                    in_flight, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+                    in_flight,
+                    timeout=min(remaining, max(progress_at + stall_s - now, 0.01)),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if not done:
-                    queue = options.queue or queue_for_worker(options.worker_id)
-                    raise EngineTimeoutError(
-                        f"no result from Celery for a batch of call {options.call_id or '?'} "
-                        f"within {timeout_s:g}s; it was not re-run elsewhere (are workers "
-                        f"consuming queue {queue!r}?)"
-                    )
-                for future in done:
+                    if time.monotonic() - progress_at >= stall_s:
+                        self._log_stall(options, in_flight, results, timeout_s)
+                        progress_at = time.monotonic()
+                    continue
+                progress_at = time.monotonic()
+                for future in sorted(done, key=lambda f: in_flight[f][0]):
+                    if not future.cancelled() and isinstance(future.exception(), InFlightLostError):
+                        raise incomplete(InFlightLostError, str(future.exception()))
                     index, _, _ = in_flight.pop(future)
                     results[index] = self._outcome(future.result())
                 await send_next(len(done))
         finally:
-            for _, task_id, _ in in_flight.values():
+            for future, (_, task_id, _) in in_flight.items():
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: no "never retrieved" noise
                 listener.forget(task_id)
-        return results
+            await listener.flush()
+        return [batch_results or [] for batch_results in results]
+
+    def _check_deadline(self, timeout_s: float, options: CallOptions) -> None:
+        """Log (once per worker) a deadline that gives up before a lost batch is back."""
+        bound = self.settings.redelivery_bound_s
+        if not self.settings.broker_is_redis or timeout_s >= bound:
+            return
+        if options.worker_id in self._short_deadlines_logged:
+            return
+        self._short_deadlines_logged.add(options.worker_id)
+        log.warning(
+            "deadline_before_redelivery",
+            worker=options.worker_id,
+            call_id=options.call_id,
+            deadline_s=timeout_s,
+            redelivery_bound_s=bound,
+        )
+
+    @staticmethod
+    def _log_stall(
+        options: CallOptions,
+        in_flight: dict[asyncio.Future[dict[str, Any]], tuple[int, str, float]],
+        results: list[list[Any] | None],
+        timeout_s: float,
+    ) -> None:
+        oldest = min(sent_at for _, _, sent_at in in_flight.values())
+        log.warning(
+            "call_stalled",
+            worker=options.worker_id,
+            call_id=options.call_id,
+            pending=len(in_flight),
+            done=sum(1 for batch in results if batch is not None),
+            batches=len(results),
+            oldest_wait_s=round(time.monotonic() - oldest, 1),
+            deadline_s=timeout_s,
+        )
+
+    def _incomplete_message(
+        self,
+        why: str,
+        batches: list[list[Any]],
+        results: list[list[Any] | None],
+        pending: list[tuple[int, str]],
+        options: CallOptions,
+    ) -> str:
+        starts = [0]
+        for batch in batches:
+            starts.append(starts[-1] + len(batch))
+        shown = ", ".join(
+            f"#{index} (items {starts[index]}-{starts[index + 1] - 1}"
+            + (f", task {task_id})" if task_id else ", not sent)")
+            for index, task_id in pending[:PENDING_SHOWN]
+        )
+        more = f" and {len(pending) - PENDING_SHOWN} more" if len(pending) > PENDING_SHOWN else ""
+        done = sum(1 for batch in results if batch is not None)
+        queue = options.queue or queue_for_worker(options.worker_id)
+        settings = self.settings
+        hint = (
+            f"A batch whose worker died comes back only after the visibility timeout "
+            f"({settings.visibility_timeout:g}s) and runs again (up to "
+            f"{settings.redelivery_bound_s:g}s in all): a deadline (CallOptions.timeout_s, "
+            "CUTOVER_CALL_TIMEOUT_S, CUTOVER_RESULT_TIMEOUT) at least that long waits for it"
+            if settings.broker_is_redis
+            else "RabbitMQ redelivers a dead worker's batches when its connection is gone"
+        )
+        return (
+            f"Celery call {options.call_id or '?'} of worker {options.worker_id!r} (queue "
+            f"{queue!r}): {why}; {len(pending)} of {len(batches)} batch(es) pending: "
+            f"{shown}{more}. The {done} batch(es) done are kept on this error's .partial; "
+            f"nothing was re-run elsewhere and late results are discarded. {hint}."
+        )
 
     async def _await_one(
         self, future: asyncio.Future[dict[str, Any]], task_id: str, options: CallOptions

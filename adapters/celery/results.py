@@ -10,7 +10,16 @@ all: one message arrives, one future resolves.
 
 A message can still be missed (the pub/sub connection dropped while a worker published), so
 a sweeper reads the result keys of waits older than a second with one ``MGET`` and removes
-consumed keys with ``UNLINK``; results therefore never pile up in Redis either.
+consumed keys with ``UNLINK``; results therefore never pile up in Redis either. A result
+nobody waits for any more (its call gave up, or a redelivered batch's second run) is
+unlinked as it arrives, and :meth:`ResultListener.flush` removes a finished call's keys at
+once, so none outlive a process that exits right after its call.
+
+A backend that restarted without persistence lost every result stored in it and, when it
+is also the broker, every batch still queued: the listener notes the server's ``run_id``,
+and when it changes while results are awaited on a server without an append-only file, it
+fails those waits at once with :class:`~ground.errors.InFlightLostError` instead of
+letting them run into their deadline.
 """
 
 from __future__ import annotations
@@ -23,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from adapters import codec
-from ground.errors import EngineUnavailableError
+from ground.errors import EngineUnavailableError, InFlightLostError
 from ground.logs import get_logger, mask_url
 
 KEY_PREFIX = "celery-task-meta-"
@@ -54,6 +63,11 @@ class ResultListener:
         self._waiters: dict[str, _Waiter] = {}
         self._consumed: list[str] = []
         self._background: list[asyncio.Task[None]] = []
+        self._run_id: str | None = None
+        self._connection_trouble = False  # a read or sweep failed since the last run_id check
+        # One command at a time on the (non pub/sub) client: concurrent flushes of many calls
+        # would each take a pooled connection, and the pool would keep them all.
+        self._io_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Subscribe once; raises ``EngineUnavailableError`` if the backend is unreachable."""
@@ -64,6 +78,7 @@ class ResultListener:
             raise EngineUnavailableError(
                 f"the Celery result backend {mask_url(self._backend_url)} is unreachable: {exc}"
             ) from exc
+        self._run_id = await self._server_run_id()
         self._background = [
             asyncio.create_task(self._read_forever(), name="cutover-celery-results"),
             asyncio.create_task(self._sweep_forever(), name="cutover-celery-sweeper"),
@@ -85,6 +100,15 @@ class ResultListener:
         if waiter is not None and not waiter.future.done():
             waiter.future.cancel()
         self._consumed.append(task_id)
+
+    async def flush(self) -> None:
+        """Remove the result keys consumed so far now (a call just finished), not at the next
+        sweep: a process that exits right after its call leaves nothing behind."""
+        try:
+            async with self._io_lock:
+                await self._unlink_consumed()
+        except (RedisError, OSError) as exc:
+            log.warning("result_cleanup_failed", error=str(exc))
 
     @property
     def pending(self) -> int:
@@ -110,6 +134,9 @@ class ResultListener:
         task_id = key[len(KEY_PREFIX) :]
         waiter = self._waiters.get(task_id)
         if waiter is None:
+            # Nobody waits (its call gave up, or this is a redelivered batch's second run):
+            # never delivered twice, and its key is removed at the next sweep.
+            self._consumed.append(task_id)
             return
         meta = codec.loads(raw)
         if meta.get("status") not in READY_STATES:
@@ -128,6 +155,7 @@ class ResultListener:
                 )
                 backoff = 0.1
             except (RedisError, OSError) as exc:
+                self._connection_trouble = True
                 log.warning("result_listener_disconnected", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -145,8 +173,11 @@ class ResultListener:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
-                await self._sweep_once()
+                async with self._io_lock:
+                    await self._check_restart()
+                    await self._sweep_once()
             except (RedisError, OSError) as exc:
+                self._connection_trouble = True
                 log.warning("result_sweep_failed", error=str(exc))
             except Exception:
                 log.exception("result_sweep_crashed")
@@ -161,6 +192,43 @@ class ResultListener:
         for key, raw in zip(keys, await self._redis.mget(keys), strict=True):
             if raw is not None:
                 self._deliver(key, raw)
+
+    async def _server_run_id(self) -> str | None:
+        """The backend server's ``run_id`` (new at every start); ``None`` if INFO is refused."""
+        try:
+            info = await self._redis.info("server")
+        except ResponseError:  # INFO renamed away (some managed Redis): no restart detection
+            return None
+        run_id = info.get("run_id")
+        return str(run_id) if run_id else None
+
+    async def _check_restart(self) -> None:
+        """After connection trouble: did the backend restart, and lose what was in flight?"""
+        if not self._connection_trouble or self._run_id is None:
+            return
+        run_id = await self._server_run_id()
+        self._connection_trouble = False
+        if run_id is None or run_id == self._run_id:
+            return
+        self._run_id = run_id
+        persistence = await self._redis.info("persistence")
+        durable = int(persistence.get("aof_enabled") or 0) == 1
+        where = mask_url(self._backend_url)
+        if durable:
+            log.warning("result_backend_restarted", backend=where, aof=True, pending=self.pending)
+            return
+        lost = [task_id for task_id, w in self._waiters.items() if not w.future.done()]
+        log.error("result_backend_lost_in_flight", backend=where, aof=False, pending=len(lost))
+        for task_id in lost:
+            waiter = self._waiters.pop(task_id)
+            waiter.future.set_exception(
+                InFlightLostError(
+                    f"the Redis at {where} restarted without persistence (no append-only "
+                    "file) while this batch was in flight: its result, and its message if "
+                    "that Redis is also the broker, are gone. It was not re-sent; turn on "
+                    "appendonly (appendfsync everysec or always) on that Redis"
+                )
+            )
 
     async def _unlink_consumed(self) -> None:
         if not self._consumed:

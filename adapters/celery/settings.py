@@ -11,7 +11,8 @@ variable                       default                            meaning
                                                                   its pub/sub)
 ``CUTOVER_TASK_TIME_LIMIT``    ``300``                            hard time limit of one batch
 ``CUTOVER_VISIBILITY_TIMEOUT`` ``2 * time limit + 60``            Redis broker redelivery
-``CUTOVER_RESULT_TIMEOUT``     ``time limit + 60``                how long a caller waits
+``CUTOVER_RESULT_TIMEOUT``     ``visibility + time limit + 60``   the caller's deadline: how
+                                                                  long it waits for a batch
 ``CUTOVER_RESULT_EXPIRES``     ``3600``                           seconds results are kept
 ``CUTOVER_TLS_CA_FILE``        *(the system's CAs)*               CA bundle for ``rediss://``
                                                                   and ``amqps://`` peers
@@ -24,6 +25,16 @@ without verifying anything, and Celery would refuse a ``rediss://`` result backe
 The visibility timeout must be longer than the time limit plus the longest retry backoff:
 otherwise the Redis broker redelivers a batch that is still running and it runs twice.
 :meth:`CelerySettings.from_env` refuses such a configuration.
+
+The caller's deadline must in turn outlast a lost batch's way back: a batch whose worker
+host died is redelivered by a Redis broker only once its visibility timeout has passed (plus
+one restore sweep), and then runs for up to the time limit. A deadline shorter than that
+gave up on calls that were about to complete (measured: 7,936 of 8,000 results computed,
+the call failed, the lost batches ran ~20 s later with nobody waiting), so
+:meth:`CelerySettings.check` refuses a ``CUTOVER_RESULT_TIMEOUT`` below
+:attr:`CelerySettings.redelivery_bound_s` on a Redis broker. A per-call deadline
+(``CallOptions.timeout_s``, ``CUTOVER_CALL_TIMEOUT_S``) may be shorter on purpose; the
+engine logs ``deadline_before_redelivery`` when it is.
 """
 
 from __future__ import annotations
@@ -82,7 +93,8 @@ class CelerySettings:
     result_backend: str = "redis://127.0.0.1:6379/1"
     task_time_limit: float = 300.0
     visibility_timeout: float = 660.0
-    result_timeout: float = 360.0
+    result_timeout: float = 1020.0
+    """The caller's deadline for each batch (``visibility + time limit + 60`` by default)."""
     result_expires: float = 3600.0
     tls_ca_file: str | None = None
 
@@ -93,7 +105,7 @@ class CelerySettings:
         backend = os.environ.get("CUTOVER_RESULT_BACKEND") or _default_backend(broker)
         time_limit = _positive_float("CUTOVER_TASK_TIME_LIMIT", 300.0)
         visibility = _positive_float("CUTOVER_VISIBILITY_TIMEOUT", 2 * time_limit + 60)
-        result_timeout = _positive_float("CUTOVER_RESULT_TIMEOUT", time_limit + 60)
+        result_timeout = _positive_float("CUTOVER_RESULT_TIMEOUT", visibility + time_limit + 60)
         expires = _positive_float("CUTOVER_RESULT_EXPIRES", 3600.0)
         ca_file = os.environ.get(TLS_CA_FILE_ENV) or None
         settings = cls(broker, backend, time_limit, visibility, result_timeout, expires, ca_file)
@@ -119,11 +131,34 @@ class CelerySettings:
                 f"CUTOVER_TASK_TIME_LIMIT ({self.task_time_limit:g}s), or the Redis broker "
                 "redelivers batches that are still running"
             )
+        if self.broker_is_redis and self.result_timeout < self.redelivery_bound_s:
+            raise ConfigurationError(
+                f"CUTOVER_RESULT_TIMEOUT ({self.result_timeout:g}s) is shorter than a lost "
+                f"batch's way back ({self.redelivery_bound_s:g}s: the visibility timeout "
+                f"{self.visibility_timeout:g}s, one restore sweep "
+                f"{self.restore_interval:g}s, the time limit {self.task_time_limit:g}s): a "
+                "caller would give up on batches the Redis broker is about to redeliver. "
+                f"Set CUTOVER_RESULT_TIMEOUT to at least {self.redelivery_bound_s:g}, or "
+                "lower CUTOVER_VISIBILITY_TIMEOUT (it must stay above the time limit)"
+            )
 
     @property
     def broker_is_redis(self) -> bool:
         """Redis brokers invert priorities and need a visibility timeout."""
         return urlsplit(self.broker_url).scheme in REDIS_SCHEMES
+
+    @property
+    def network_timeout_s(self) -> float:
+        """Socket (read and connect) timeout of the broker and result backend connections:
+        half the time limit, 2 to 10 s (above the Redis transport's 1 s blocking pop)."""
+        return min(10.0, max(2.0, self.task_time_limit / 2))
+
+    @property
+    def redelivery_bound_s(self) -> float:
+        """The longest a Redis broker takes to bring back and finish a batch whose worker
+        died: visibility timeout + one restore sweep + the time limit (AMQP brokers
+        redeliver when the dead worker's connection is closed or its heartbeat missed)."""
+        return self.visibility_timeout + self.restore_interval + self.task_time_limit
 
     @property
     def restore_interval(self) -> float:
@@ -166,6 +201,14 @@ class CelerySettings:
         transport_options: dict[str, Any] = {}
         if self.broker_is_redis:
             transport_options = {
+                # A partition drops packets silently. Without a read timeout the worker's main
+                # loop blocked in its restore sweep (a SET NX for kombu's mutex) for the whole
+                # cut: nothing logged, no time limit enforced (a batch ran 53 s past a 20 s
+                # limit), every overdue soft limit fired at the heal. (kombu's pub/sub health
+                # check, tried as well, left the consumer idle for 40 s after the heal.)
+                "socket_timeout": self.network_timeout_s,
+                "socket_connect_timeout": self.network_timeout_s,
+                "socket_keepalive": True,
                 "visibility_timeout": self.visibility_timeout,
                 "priority_steps": list(range(MAX_PRIORITY + 1)),
                 "sep": ":",
@@ -194,6 +237,14 @@ class CelerySettings:
             "task_soft_time_limit": max(self.task_time_limit - 5, self.task_time_limit * 0.9),
             "broker_transport_options": transport_options,
             "result_backend_transport_options": {"visibility_timeout": self.visibility_timeout},
+            # The same for storing a result: a child never hangs on a silent backend. The
+            # store fails (logged), the batch stays unacknowledged and is redelivered after
+            # the heal; retrying the store instead ran into the overdue soft limit at the
+            # heal and stored a SoftTimeLimitExceeded failure (measured).
+            "redis_socket_timeout": self.network_timeout_s,
+            "redis_socket_connect_timeout": self.network_timeout_s,
+            "redis_socket_keepalive": True,
+            "redis_backend_health_check_interval": self.network_timeout_s,
             "result_expires": self.result_expires,
             # The stored result is the batch's output only: "extended" results would carry
             # every item back a second time (and into Redis), for nobody to read.

@@ -76,6 +76,9 @@ class CeleryWorkerProcess:
             f"{self.name}@%h",
             "--without-gossip",
             "--without-mingle",
+            # A heartbeat is a blocking publish from the main loop: a partition blocked the
+            # loop in it (see ``cutover worker celery``, which drops it unless --events).
+            "--without-heartbeat",
         ]
 
     def start(self, log_dir: Path, timeout_s: float = 60.0) -> None:

@@ -32,9 +32,11 @@ Errors, translated at this boundary:
   and for every other Ray failure (node died, out of memory, object lost),
   :class:`~ground.errors.EngineError`; Ray unreachable at start:
   :class:`~ground.errors.EngineUnavailableError` (nothing sent, safe to fall back);
-- ``CallOptions.timeout_s``: a remote task (batch, pipeline chunk or task) without a result
-  that long after it was submitted raises :class:`~ground.errors.EngineTimeoutError`; the
-  work is not re-run elsewhere (it may still finish on the cluster).
+- ``CallOptions.timeout_s`` (else ``CUTOVER_RAY_RESULT_TIMEOUT_S``, 360 s): a remote task
+  (batch, pipeline chunk or task) without a result that long after it was submitted raises
+  :class:`~ground.errors.EngineTimeoutError`; the work is not re-run elsewhere (it may still
+  finish on the cluster). There is always a deadline: with no node able to run the work (its
+  only CPU node died), Ray itself would wait for a new node forever.
 
 Retries of exceptions that ``CallOptions.retry`` marks retryable are made **here, by the
 caller**, not by Ray (``retry_exceptions`` matches classes, our policy matches names, and Ray's
@@ -88,6 +90,11 @@ WARM_UP_TASKS_MAX = 8
 
 WARM_UP_TASK_S = 0.05
 """How long each warm-up task holds its worker: long enough that Ray spreads them out."""
+
+WARM_UP_TIMEOUT_S = 10.0
+"""The longest a start waits for its warm-up (measured: ~1-2 s on a cold local instance).
+A cluster whose CPU nodes are all gone would otherwise hold the first call for the whole
+connect timeout before the call's own deadline even began."""
 
 log = get_logger("cutover.ray.engine", engine="ray")
 
@@ -180,7 +187,7 @@ class RayEngine:
         warm_batch = pack([WARM_UP_TASK_S])
         refs = [remote.batch.remote(warm_up_worker, (), warm_batch) for _ in range(count)]
         try:
-            async with asyncio.timeout(self.settings.connect_timeout_s):
+            async with asyncio.timeout(min(WARM_UP_TIMEOUT_S, self.settings.connect_timeout_s)):
                 await asyncio.gather(*refs)
         except Exception as exc:  # noqa: BLE001 - the warm-up is an optimisation, never fatal
             log.warning("warm_up_failed", error=f"{type(exc).__name__}: {exc}")
@@ -326,10 +333,11 @@ class RayEngine:
         import ray.exceptions as ray_errors
 
         policy = options.retry
+        timeout_s = options.timeout_s or self.settings.result_timeout_s
         attempt = 0
         while True:
             ref = submit()
-            timeout = asyncio.timeout(options.timeout_s)
+            timeout = asyncio.timeout(timeout_s)
             try:
                 async with timeout:
                     payload = await ref
@@ -344,12 +352,12 @@ class RayEngine:
                     "result_timeout",
                     worker=options.worker_id,
                     call_id=options.call_id,
-                    timeout_s=options.timeout_s,
+                    timeout_s=timeout_s,
                 )
                 raise EngineTimeoutError(
                     f"no result from Ray for a task of call {options.call_id or '?'} within "
-                    f"{options.timeout_s:g}s; it was not re-run elsewhere (it may still finish "
-                    "on the cluster)"
+                    f"{timeout_s:g}s; it was not re-run elsewhere (it may still finish on the "
+                    "cluster). Does the cluster have a live node with free CPUs (ray status)?"
                 ) from None
             else:
                 return unpack(payload)

@@ -33,6 +33,10 @@ Configuration, read from the environment in one place (:meth:`RaySettings.from_e
     :class:`~ground.errors.EngineAuthenticationError` naming the refusal and where this
     process looks for its token, never the token; it is asked once before ``ray.init``, so
     the refusal comes at once instead of after Ray's 20 s of retries.
+``CUTOVER_RAY_RESULT_TIMEOUT_S``
+    The caller's deadline for one remote task (a batch, a pipeline chunk, a task) when the
+    call names none (``CallOptions.timeout_s``, ``$CUTOVER_CALL_TIMEOUT_S``): default 360.
+    Without one, a call whose only CPU node died waited, silently, until a node came back.
 
 ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``
     Set to ``1`` here unless already set: Ray's native failure handler otherwise catches the
@@ -83,6 +87,7 @@ BATCH_CPUS_ENV = "CUTOVER_RAY_BATCH_CPUS"
 LOG_TO_DRIVER_ENV = "CUTOVER_RAY_LOG_TO_DRIVER"
 WORKER_NICENESS_ENV = "CUTOVER_RAY_WORKER_NICENESS"
 CONNECT_TIMEOUT_ENV = "CUTOVER_RAY_CONNECT_TIMEOUT_S"
+RESULT_TIMEOUT_ENV = "CUTOVER_RAY_RESULT_TIMEOUT_S"
 
 _MIB = 1024 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -112,6 +117,8 @@ class RaySettings:
     worker_niceness: int = 0
     """Niceness of a local instance's workers (Ray's own default is 15)."""
     connect_timeout_s: float = 60.0
+    result_timeout_s: float = 360.0
+    """How long a call waits for one remote task when its options name no deadline."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RaySettings:
@@ -135,6 +142,7 @@ class RaySettings:
             log_to_driver=_bool_setting(env, LOG_TO_DRIVER_ENV, defaults.log_to_driver),
             worker_niceness=defaults.worker_niceness if niceness is None else niceness,
             connect_timeout_s=_float_setting(env, CONNECT_TIMEOUT_ENV, defaults.connect_timeout_s),
+            result_timeout_s=_float_setting(env, RESULT_TIMEOUT_ENV, defaults.result_timeout_s),
         )
 
     @property

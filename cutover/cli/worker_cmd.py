@@ -44,6 +44,11 @@ def celery_worker_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--hostname", args.hostname]
     if args.events:
         argv.append("--task-events")
+    else:
+        # The heartbeat event is a synchronous publish from the worker's main loop: through a
+        # silent partition a stack dump (SIGUSR1) showed that loop blocked in it, enforcing
+        # no time limit. Only event monitors (Flower, with --events) need it.
+        argv.append("--without-heartbeat")
     return argv + list(args.celery_args)
 
 

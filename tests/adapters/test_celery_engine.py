@@ -284,6 +284,35 @@ def test_settings_refuse_a_visibility_timeout_shorter_than_the_time_limit() -> N
         settings.check()
 
 
+def test_settings_refuse_a_deadline_shorter_than_a_lost_batchs_way_back() -> None:
+    """On a Redis broker a batch whose worker died is back only after the visibility
+    timeout, one restore sweep and its run: a caller giving up earlier threw away calls that
+    were about to complete. Refused, naming the minimum; the defaults are consistent."""
+    settings = CelerySettings(task_time_limit=20, visibility_timeout=100, result_timeout=80)
+    with pytest.raises(ConfigurationError, match=r"CUTOVER_RESULT_TIMEOUT \(80s\).*at least 125"):
+        settings.check()
+    CelerySettings().check()
+    assert CelerySettings().result_timeout >= CelerySettings().redelivery_bound_s
+    amqp = CelerySettings(broker_url="amqp://guest:guest@rabbit//", result_timeout=80)
+    amqp.check()  # RabbitMQ redelivers on the dead worker's connection, not a timeout
+
+
+def test_worker_connections_time_out_instead_of_hanging_on_a_silent_network() -> None:
+    """A partition drops packets silently: broker and backend sockets of a worker have
+    timeouts (half the time limit, 2..10 s), so a blocked store fails and is logged."""
+    config = CelerySettings(
+        task_time_limit=6, visibility_timeout=8, result_timeout=30
+    ).celery_config()
+    transport = config["broker_transport_options"]
+    assert (3.0, 3.0, True) == (
+        transport["socket_timeout"],
+        transport["socket_connect_timeout"],
+        transport["socket_keepalive"],
+    )
+    assert (3.0, True) == (config["redis_socket_timeout"], config["redis_socket_keepalive"])
+    assert 10.0 == CelerySettings().celery_config()["redis_socket_timeout"]
+
+
 def test_settings_refuse_a_result_backend_that_cannot_be_awaited() -> None:
     """``rpc://`` cannot be awaited through pub/sub: refused, and a password never shown."""
     settings = CelerySettings(result_backend="rpc://user:hunter2@host//")
@@ -356,6 +385,19 @@ def test_worker_command_sends_task_events_only_when_asked(
 
     assert 0 == main(["worker", "celery", "--events", "--dry-run"])
     assert "--task-events" in capsys.readouterr().out
+
+
+def test_worker_command_drops_the_heartbeat_unless_events_are_wanted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The heartbeat is a blocking publish from the worker's main loop: through a silent
+    partition it froze time limits and logging (tests/multihost). Kept for Flower only."""
+    from cutover.cli import main
+
+    assert 0 == main(["worker", "celery", "--dry-run"])
+    assert "--without-heartbeat" in capsys.readouterr().out
+    assert 0 == main(["worker", "celery", "--events", "--dry-run"])
+    assert "--without-heartbeat" not in capsys.readouterr().out
 
 
 def test_client_app_does_not_subscribe_per_task() -> None:

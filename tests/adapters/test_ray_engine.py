@@ -455,6 +455,7 @@ def test_settings_come_from_the_environment() -> None:
         "CUTOVER_RAY_MAX_RETRIES": "0",
         "CUTOVER_RAY_BATCH_CPUS": "0.5",
         "CUTOVER_RAY_LOG_TO_DRIVER": "no",
+        "CUTOVER_RAY_RESULT_TIMEOUT_S": "45",
     }
     expected = RaySettings(
         address="10.0.0.5:6379",
@@ -462,6 +463,7 @@ def test_settings_come_from_the_environment() -> None:
         max_retries=0,
         batch_cpus=0.5,
         log_to_driver=False,
+        result_timeout_s=45.0,
     )
     assert expected == RaySettings.from_env(env)
     assert RaySettings() == RaySettings.from_env({"RAY_ADDRESS": "local"})

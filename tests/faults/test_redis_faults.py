@@ -6,7 +6,9 @@ in the middle of a call, then started again on the same port.
 - With an append-only file (every write fsynced), the queue, the unacknowledged batches and
   the results survive: the call returns the complete, correct result.
 - Without persistence the restarted Redis is empty: batches that waited in it are gone. The
-  call then fails with ``EngineTimeoutError`` at its timeout: never a hang, never a short list.
+  caller sees the server's ``run_id`` change on a server without an append-only file and
+  fails the call at once with ``InFlightLostError`` naming the pending batches (it used to
+  wait for its whole deadline): never a hang, never a short list.
 - A Redis that is not there at all (a dead port): the shim falls back to legacy or raises
   ``EngineUnavailableError``, as the worker's ``fallback`` flag says, before anything is sent.
 """
@@ -27,7 +29,7 @@ from adapters.celery.engine import CeleryEngine
 from adapters.celery.settings import CelerySettings
 from adapters.registry import set_engine
 from compat import metrics
-from cutover.errors import EngineError, EngineTimeoutError, EngineUnavailableError
+from cutover.errors import EngineError, EngineUnavailableError, InFlightLostError
 from tests.adapters import equiv_tasks
 from tests.compat.conftest import SetFlags
 from tests.faults import fault_tasks
@@ -39,7 +41,8 @@ from tests.support.waiting import until
 pytestmark = [pytest.mark.faults, pytest.mark.celery]
 
 ITEMS = 8
-LOST_CALL_TIMEOUT_S = 8.0
+LOST_CALL_DEADLINE_S = 60.0
+LOST_DETECTED_WITHIN_S = 10.0
 UNREACHABLE_BOUND_S = 10.0
 
 
@@ -91,22 +94,26 @@ async def test_redis_restarted_during_a_call_loses_nothing(
 
 
 @pytest.mark.parametrize("private_redis", [False], indirect=True, ids=["memory-only"])
-async def test_redis_that_lost_its_data_fails_the_call_at_its_timeout(
+async def test_redis_that_lost_its_data_fails_the_call_early(
     private_redis: RedisServer,
     start_worker: StartWorker,
     make_engine: Callable[[str, str], CeleryEngine],
     coordination_keys: Callable[[str], str],
 ) -> None:
-    """Restarted empty, the queued batches are gone: ``EngineTimeoutError``, on time."""
+    """Restarted empty, the queued batches are gone: ``InFlightLostError`` within seconds
+    of the restart, long before the call's deadline, naming the pending batches."""
     require_service("Redis", TEST_REDIS_HOST, TEST_REDIS_PORT)
     key = coordination_keys("redis-lost")
-    call = await start_call(private_redis, start_worker, make_engine, key, LOST_CALL_TIMEOUT_S)
+    call = await start_call(private_redis, start_worker, make_engine, key, LOST_CALL_DEADLINE_S)
     started = time.monotonic()
 
     await asyncio.to_thread(private_redis.restart)
-    with pytest.raises(EngineTimeoutError, match="no result from Celery"):
-        await asyncio.wait_for(call, LOST_CALL_TIMEOUT_S + 30)
-    assert time.monotonic() - started < LOST_CALL_TIMEOUT_S + 5
+    with pytest.raises(InFlightLostError, match="without persistence") as lost:
+        await asyncio.wait_for(call, LOST_CALL_DEADLINE_S + 30)
+    assert time.monotonic() - started < LOST_DETECTED_WITHIN_S
+    assert lost.value.pending
+    assert "pending: #" in str(lost.value)
+    assert ITEMS == len(lost.value.partial)
 
 
 @pytest.fixture

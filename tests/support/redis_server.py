@@ -109,7 +109,8 @@ def make_tls_files(directory: Path) -> TlsFiles:
 
 @dataclass
 class RedisServer:
-    """``redis-server`` on 127.0.0.1:``port``; ``persistent`` keeps data across restarts (AOF).
+    """``redis-server`` on ``host``:``port`` (127.0.0.1 unless told); ``persistent`` keeps
+    data across restarts (AOF).
 
     Without persistence a restart comes back empty, as a Redis that lost its memory does.
     """
@@ -120,13 +121,15 @@ class RedisServer:
     tls: TlsFiles | None = None
     """Serve TLS only (``rediss://``), with this certificate."""
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    """The address it listens on (a multihost test's: the test host's veth address)."""
     process: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0) -> str:
         """``redis[s]://[:password@]127.0.0.1:port/db``."""
         auth = f":{self.password}@" if self.password else ""
         scheme = "rediss" if self.tls else "redis"
-        return f"{scheme}://{auth}127.0.0.1:{self.port}/{db}"
+        return f"{scheme}://{auth}{self.host}:{self.port}/{db}"
 
     def client_options(self) -> dict[str, str]:
         """What a redis-py client needs besides the URL (the test CA for TLS)."""
@@ -144,7 +147,7 @@ class RedisServer:
             require_redis_server(),
             *ports,
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--save",
             "",
             "--dir",
@@ -158,6 +161,9 @@ class RedisServer:
             argv += ["--appendonly", "no"]
         if self.password:
             argv += ["--requirepass", self.password]
+        elif self.host != "127.0.0.1":
+            # Bound to a test link's private address only: other hosts of the test must get in.
+            argv += ["--protected-mode", "no"]
         return argv
 
     def start(self) -> RedisServer:

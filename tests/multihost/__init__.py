@@ -1,0 +1,1 @@
+"""Multihost tests: Celery workers and Ray nodes on other hosts (Linux network namespaces)."""
