@@ -18,7 +18,7 @@ import redis
 from adapters.base import CallOptions
 from adapters.celery.engine import CeleryEngine
 from adapters.celery.results import KEY_PREFIX
-from adapters.legacy_engine import LegacyEngine
+from adapters.legacy.engine import LegacyEngine
 from ground.errors import CallTimeoutError
 from tests.multihost import tasks
 from tests.multihost.conftest import DEADLINE_S, StartWorker
