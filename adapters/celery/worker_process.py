@@ -74,11 +74,14 @@ class CeleryWorkerProcess:
             "INFO",
             "--hostname",
             f"{self.name}@%h",
-            "--without-gossip",
             "--without-mingle",
             # A heartbeat is a blocking publish from the main loop: a partition blocked the
             # loop in it (see ``cutover worker celery``, which drops it unless --events).
             "--without-heartbeat",
+            # Gossip stays on, as under ``cutover worker celery``: it only listens, and with
+            # heartbeat, gossip and task events all off Celery builds the event dispatcher
+            # disabled, so a monitor's ``enable_events`` (Flower, ``celery events``) could
+            # never turn task events on.
         ]
 
     def start(self, log_dir: Path, timeout_s: float = 60.0) -> None:
