@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -85,6 +86,30 @@ async def test_item_the_serializer_cannot_carry_is_refused_naming_its_type(
         )
     assert 0 == broker.llen(queue)
     broker.close()
+
+
+async def test_refused_item_in_a_later_batch_of_the_first_window_sends_no_batch(
+    celery_engine: CeleryEngine, backend: redis.Redis
+) -> None:
+    """All or nothing: the 3rd batch of the first window holds an ``object()``.
+
+    Before, batches 1 and 2 were published before the 3rd was refused, and ran on the worker
+    with nobody awaiting them. Now the call raises ``SerializationError`` and no batch runs:
+    the task records every item it runs in a Redis list, and a later call on the same queue
+    (a barrier, sent after the refused one) is all the list ever holds.
+    """
+    key = unique("first-window")
+    items: list[Any] = [(key, value) for value in range(8)]
+    items[5] = (key, object())  # batch #2 (items 4-5) of a 4-batch window
+    options = CallOptions(worker_id="equiv")
+    with pytest.raises(SerializationError, match="object"):
+        await celery_engine.map_batches(items, celery_tasks.record_order, 2, 4, options)
+    barrier = [(key, 100), (key, 101)]
+    assert [100, 101] == await celery_engine.map_batches(
+        barrier, celery_tasks.record_order, 2, 1, options
+    )
+    assert [b"100", b"101"] == backend.lrange(key, 0, -1)
+    backend.delete(key)
 
 
 async def test_result_the_serializer_cannot_carry_fails_the_call_clearly(
