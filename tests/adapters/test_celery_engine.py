@@ -60,6 +60,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def waiting(broker: redis.Redis, queue: str) -> int:
+    """Messages waiting in ``queue`` on the Redis broker, at every priority: kombu keeps one
+    list per priority step (``queue:4``), so ``LLEN queue`` alone reads 0 even when some were
+    sent."""
+    return sum(int(broker.llen(key)) for key in broker.keys(f"{queue}*"))
+
+
 async def test_non_portable_function_is_refused_before_anything_is_sent(
     celery_engine: ExecutionEngine,
 ) -> None:
@@ -70,7 +77,7 @@ async def test_non_portable_function_is_refused_before_anything_is_sent(
     with pytest.raises(NotPortableError) as refused:
         await celery_engine.map_batches([1, 2, 3], func, 1, 1, CallOptions(queue=queue))
     assert "double" in str(refused.value) or "partial" in str(refused.value)
-    assert 0 == broker.llen(queue)
+    assert 0 == waiting(broker, queue)
     broker.close()
 
 
@@ -84,7 +91,7 @@ async def test_item_the_serializer_cannot_carry_is_refused_naming_its_type(
         await celery_engine.map_batches(
             [1, object()], equiv_tasks.identity, 5, 1, CallOptions(queue=queue)
         )
-    assert 0 == broker.llen(queue)
+    assert 0 == waiting(broker, queue)
     broker.close()
 
 
@@ -110,6 +117,20 @@ async def test_refused_item_in_a_later_batch_of_the_first_window_sends_no_batch(
     )
     assert [b"100", b"101"] == backend.lrange(key, 0, -1)
     backend.delete(key)
+
+
+async def test_refused_item_in_the_first_window_leaves_nothing_on_the_broker(
+    celery_engine: CeleryEngine,
+) -> None:
+    """The same refusal on a queue nobody consumes: not one message of the window is on the
+    broker (at any priority), where before the first two batches were."""
+    queue = unique("cutover.nobody")
+    broker = redis.Redis.from_url(TEST_BROKER_URL)
+    items: list[Any] = [1, 2, 3, 4, object(), 6]
+    with pytest.raises(SerializationError, match="object"):
+        await celery_engine.map_batches(items, equiv_tasks.identity, 2, 3, CallOptions(queue=queue))
+    assert 0 == waiting(broker, queue)
+    broker.close()
 
 
 async def test_result_the_serializer_cannot_carry_fails_the_call_clearly(
