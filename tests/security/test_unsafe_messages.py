@@ -171,3 +171,48 @@ async def test_reference_outside_the_allow_list_is_refused_dead_lettered_never_i
             store.remove(letter.entry_id)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-yaml", b"!!python/object/apply:os.system ['touch {marker}']"),
+        ("application/x-msgpack", b"\x93\x91\xa5touch\x80\x80"),
+        ("text/plain", b"touch {marker}"),
+    ],
+)
+async def test_any_refused_content_type_is_dead_lettered_undecoded(
+    celery_engine: CeleryEngine,
+    celery_redis_worker: CeleryWorkerProcess,
+    tmp_path: Path,
+    content_type: str,
+    body: bytes,
+) -> None:
+    """Not only pickle: a task message in YAML (whose loading could run code), msgpack or
+    plain text is dead-lettered with its own content type as the reason, its result fails
+    naming it, and nothing it carries runs."""
+    marker = tmp_path / "executed"
+    await celery_engine.start()
+    task_id = uuid.uuid4().hex
+    publish_raw(
+        celery_engine.settings.broker_url,
+        body.replace(b"{marker}", str(marker).encode()),
+        content_type=content_type,
+        content_encoding="binary",
+        headers={"task": RUN_BATCH, "id": task_id, "lang": "py"},
+    )
+    result = celery_engine.app.AsyncResult(task_id)
+    with pytest.raises(Exception, match=content_type):
+        await asyncio.to_thread(result.get, timeout=30, propagate=True)
+    store = open_dead_letter_store(celery_engine.settings)
+    try:
+        (letter,) = [d for d in store.list(100) if task_id in d.exc_message]
+        assert (f"refused-content-type: {content_type}", RUN_BATCH, False) == (
+            letter.reason,
+            letter.task_name,
+            letter.replayable,
+        )
+        store.remove(letter.entry_id)
+    finally:
+        store.close()
+    assert not marker.exists()
