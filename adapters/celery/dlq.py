@@ -156,8 +156,13 @@ class DeadLetterStore:
         exc_type: str,
         exc_message: str,
         traceback: str,
+        replayable: bool = True,
     ) -> str:
-        """Record one dead letter; returns its id. Raises what the backend raised."""
+        """Record one dead letter; returns its id. Raises what the backend raised.
+
+        ``replayable=False`` records an entry that can be shown and purged, never replayed
+        (a message kept without its payload, such as a refused pickle, never decoded).
+        """
         raise NotImplementedError
 
     def list(self, count: int = 100) -> list[DeadLetter]:

@@ -6,7 +6,8 @@ does); every result is awaited on the caller's loop through :class:`ResultListen
 
 Before anything is sent, the call checks what can be checked locally: the arguments (legacy
 validation), the task function's portability (:class:`NotPortableError`) and the engine's
-reachability (:class:`EngineUnavailableError`, safe to fall back). Once a message is sent,
+reachability (:class:`EngineUnavailableError`, safe to fall back), and that every batch of the
+first window encodes (:class:`SerializationError` with none of them sent). Once a message is sent,
 failures are never retried elsewhere by this engine: they propagate.
 """
 
@@ -253,7 +254,9 @@ class CeleryEngine:
         if publisher is None:
             raise EngineUnavailableError("the Celery engine was closed while a call was running")
         try:
-            await publisher.send(messages)
+            # The first window goes all or nothing: a refused item in its last batch must not
+            # leave the earlier batches running with nobody awaiting their results.
+            await publisher.send(messages, all_or_nothing=nothing_sent_yet)
         except CutoverError:
             for task_id in task_ids:
                 self._listener().forget(task_id)

@@ -59,6 +59,20 @@ def reuse_one_redis_client(channel: Any) -> None:
     redis_channel._cutover_client = client
 
 
+def check_encodable(messages: Sequence[OutgoingMessage]) -> None:
+    """Encode every message's arguments and drop the bytes: raises the codec's
+    :class:`~ground.errors.SerializationError` (or ``PayloadTooLargeError``) for the first
+    message that cannot be carried, before anything is published.
+
+    One message's encoding is held at a time, so memory stays that of the largest batch; the
+    cost is a second encoding of these messages (kombu encodes them again to publish).
+    """
+    from adapters.codec import dumps
+
+    for message in messages:
+        dumps(message.args)
+
+
 class PublishFailed(Exception):
     """The broker refused or lost a publish: ``sent`` of ``total`` messages were published
     before it (0 means none was, so the call may still safely run elsewhere)."""
@@ -76,12 +90,21 @@ class Publisher:
         self._app = app
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cutover-publish")
 
-    async def send(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Publish ``messages`` in order; raises what kombu raised (translated by the caller)."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._send_sync, list(messages))
+    async def send(
+        self, messages: Sequence[OutgoingMessage], *, all_or_nothing: bool = False
+    ) -> None:
+        """Publish ``messages`` in order; raises what kombu raised (translated by the caller).
 
-    def _send_sync(self, messages: list[OutgoingMessage]) -> None:
+        With ``all_or_nothing``, every message's arguments are encoded (and size-checked)
+        before the first one is published, so a value the codec refuses in the last message
+        leaves none of them sent (the first window of a call: nothing may run unobserved).
+        """
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._send_sync, list(messages), all_or_nothing)
+
+    def _send_sync(self, messages: list[OutgoingMessage], all_or_nothing: bool = False) -> None:
+        if all_or_nothing and len(messages) > 1:
+            check_encodable(messages)
         sent = 0
         try:
             with self._app.producer_or_acquire() as producer:
@@ -130,4 +153,4 @@ class Publisher:
         self._executor.shutdown(wait=True)
 
 
-__all__ = ["OutgoingMessage", "PublishFailed", "Publisher"]
+__all__ = ["OutgoingMessage", "PublishFailed", "Publisher", "check_encodable"]

@@ -10,12 +10,17 @@ dead-letter store, and ``celery result ID`` waited forever. Here, for a *task* m
   plain values only, and dead-lettered with reason ``refused-encoding``: the operator sees
   who sent what (``cutover dlq list``), and ``cutover dlq replay ID`` re-sends it in the
   typed JSON, through the same allow-list as any task;
-- any other content type (pickle, YAML, ...) is still never decoded: Celery's refusal line
-  is logged and the message discarded, as before;
+- any other content type (pickle, YAML, msgpack, ...), and any refused message on a task
+  queue that is not shaped as a task (a bare pickle), is dead-lettered *undecoded* with
+  reason ``refused-content-type: <content type>``: its headers (task name, id), queue and
+  size are recorded, its body is never parsed, unpickled nor logged, and the entry is not
+  replayable (``cutover dlq purge`` removes it). kombu refuses the content type before any
+  deserializer runs; this consumer only reads the raw byte count;
 - either way the task's result becomes a failure that says why, so ``celery result`` and
   any caller waiting on the id get an answer instead of waiting forever.
 
-A dead letter that cannot be written (store down) leaves the message to Celery's handling,
+Control messages (``celery inspect``, the pidbox) are left to Celery. A dead letter that
+cannot be written (store down) leaves the message to Celery's handling (logged, discarded),
 and the failure is logged.
 """
 
@@ -32,7 +37,12 @@ from ground.logs import get_logger
 
 REFUSED_ENCODING = "refused-encoding"
 """The dead-letter reason of a task message in an encoding workers do not accept."""
+REFUSED_CONTENT_TYPE = "refused-content-type"
+"""The dead-letter reason's prefix for a message kept undecoded: ``refused-content-type:
+application/x-python-serialize``."""
 PLAIN_JSON = "application/json"
+CONTENT_TYPE_SHOWN = 100
+"""A content type is the sender's text: at most this many characters reach the store."""
 
 log = get_logger("cutover.celery.worker", engine="celery")
 
@@ -47,6 +57,19 @@ def refusal(content_type: str) -> TaskRefusedError:
         "Celery engine; a message sent with `celery call` is dead-lettered, and `cutover dlq "
         "replay ID` sends it again in the accepted encoding"
     )
+
+
+def shown_content_type(message: Any) -> str:
+    """The message's content type, printable and capped (it is whatever the sender wrote)."""
+    raw = message.content_type or "(none)"
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    printable = "".join(char if char.isprintable() else "?" for char in text)
+    return printable[:CONTENT_TYPE_SHOWN]
+
+
+def refused_content_type_reason(content_type: str) -> str:
+    """``refused-content-type: <content type>``, the reason of an undecoded dead letter."""
+    return f"{REFUSED_CONTENT_TYPE}: {content_type}"
 
 
 def task_name_of(headers: dict[str, Any]) -> str:
@@ -102,27 +125,41 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]  # celery is untype
         super().on_unknown_task(body, message, exc)
 
     def _refused(self, message: Any, exc: Exception) -> bool:
-        """Handle a task message refused for its encoding; False leaves it to Celery.
+        """Handle a message refused for its encoding; False leaves it to Celery.
 
-        Plain JSON is dead-lettered and acknowledged (True). Any other encoding is left to
-        Celery's own refusal (logged, discarded), undecoded. A task id in the headers gets a
-        failed result either way.
+        A task message in plain JSON is dead-lettered readable; any other refused message of
+        a task queue is dead-lettered undecoded. Either is then acknowledged (True). A task id
+        in the headers gets a failed result, dead letter or not.
         """
         from kombu.exceptions import ContentDisallowed
 
+        if not isinstance(exc, ContentDisallowed):
+            return False
         headers = dict(message.headers or {})
         task_id = headers.get("id")
-        if not isinstance(exc, ContentDisallowed) or not headers.get("task") or not task_id:
-            return False
-        content_type = str(message.content_type or "(none)")
+        is_task = bool(headers.get("task") and task_id)
+        if not is_task and not self._from_a_task_queue(message):
+            return False  # a control (pidbox) or event message: Celery's handling
+        content_type = shown_content_type(message)
         error = refusal(content_type)
-        handled = content_type == PLAIN_JSON and dead_letter_plain_json(
-            self.app, message, headers, error
-        )
+        if is_task and content_type == PLAIN_JSON:
+            handled = dead_letter_plain_json(self.app, message, headers, error)
+        else:
+            handled = dead_letter_undecoded(self.app, message, headers, content_type, error)
         if handled:
             message.ack()
-        fail_the_task(self.app, str(task_id), error)
+        if task_id:
+            fail_the_task(self.app, str(task_id), error)
         return handled
+
+    def _from_a_task_queue(self, message: Any) -> bool:
+        """Whether ``message`` came from one of the queues this worker takes tasks from."""
+        delivery = dict(getattr(message, "delivery_info", None) or {})
+        routing_key = delivery.get("routing_key")
+        consumer = getattr(self, "task_consumer", None)
+        queues = getattr(consumer, "queues", None) or []
+        names = {queue.name for queue in queues} | {queue.routing_key for queue in queues}
+        return bool(routing_key) and routing_key in names
 
 
 def dead_letter_plain_json(
@@ -175,6 +212,58 @@ def dead_letter_plain_json(
     return True
 
 
+def dead_letter_undecoded(
+    app: Any, message: Any, headers: dict[str, Any], content_type: str, error: TaskRefusedError
+) -> bool:
+    """Record a refused message without reading its body; False if that failed.
+
+    Only the headers cutover sets on its own messages (task name, id) and the byte count are
+    kept: the body is never decoded, so nothing of a pickle ever runs, and never logged.
+    """
+    from adapters.celery.dlq import open_dead_letter_store
+
+    reason = refused_content_type_reason(content_type)
+    body = message.body
+    size = len(body) if isinstance(body, bytes | str) else 0
+    delivery = dict(getattr(message, "delivery_info", None) or {})
+    queue = str(delivery.get("routing_key") or "")
+    task_id = str(headers.get("id") or "")
+    task = task_name_of(headers)
+    try:
+        store = open_dead_letter_store(app.conf)
+        try:
+            entry_id = store.add(
+                reason=reason,
+                task_name=task,
+                reference="",
+                items=[],
+                options={},
+                queue=queue,
+                exc_type=type(error).__qualname__,
+                exc_message=(f"{error} (task id {task_id or 'none'}, {size} bytes, never decoded)"),
+                traceback="",
+                replayable=False,
+            )
+        finally:
+            store.close()
+    except Exception:
+        log.exception(
+            "dead_letter_failed", reason=reason, task_id=task_id, content_type=content_type
+        )
+        return False
+    log.warning(
+        "dead_lettered",
+        reason=reason,
+        entry_id=entry_id,
+        task_id=task_id,
+        task=task,
+        content_type=content_type,
+        queue=queue,
+        body_bytes=size,
+    )
+    return True
+
+
 def fail_the_task(app: Any, task_id: str, error: TaskRefusedError) -> None:
     """Store a failure as the task's result, so whoever waits on the id gets the reason."""
     from adapters.celery.tasks import BatchFailed
@@ -187,10 +276,14 @@ def fail_the_task(app: Any, task_id: str, error: TaskRefusedError) -> None:
 
 
 __all__ = [
+    "REFUSED_CONTENT_TYPE",
     "REFUSED_ENCODING",
     "DeadLetteringConsumer",
+    "dead_letter_undecoded",
     "fail_the_task",
     "parse_plain_json",
     "refusal",
+    "refused_content_type_reason",
+    "shown_content_type",
     "task_name_of",
 ]

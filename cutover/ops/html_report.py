@@ -32,6 +32,7 @@ from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
 from cutover.ops.rollout import describe_plan, plan_of, position
 from cutover.ops.svg import Series, histogram_chart, line_chart
 from cutover.verdict.criteria import Criterion
+from cutover.verdict.items import ItemsReport
 from cutover.verdict.report import DiffGroup, PairReport, build_report, state_text
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import AuditEntry, FlagStore
@@ -367,6 +368,33 @@ def _groups_table(title: str, groups: Sequence[DiffGroup]) -> str:
     )
 
 
+def _items_table(report: ItemsReport) -> str:
+    """Batch calls whose items differed: per call the counts, then each item shown (index,
+    redacted input, its diff lines)."""
+    if not report.calls:
+        return ""
+    rows = []
+    for call in report.newest:
+        more = f"; {call.not_shown} more not recorded one by one" if call.not_shown else ""
+        rows.append(
+            f'<tr class="call"><td colspan="3"><strong>{_e(call.operation)} call '
+            f"{_e(call.call_id)}</strong> ({_e(call.outcome)}): {call.mismatched_items} of "
+            f"{call.items} items differ{_e(more)}</td></tr>"
+        )
+        rows.extend(
+            f'<tr class="item"><td class="num">{item.index}</td>'
+            f"<td><pre>{_e(_sample(item.input))}</pre></td>"
+            f"<td><pre>{_e(chr(10).join(item.diffs))}</pre></td></tr>"
+            for item in call.shown
+        )
+    return (
+        f'<h3>Items that differed</h3><p class="muted">{report.mismatched_items} of '
+        f"{report.items} items in {report.calls} batch call(s); newest "
+        f'{len(report.newest)} shown</p><table class="items"><tr><th>item</th><th>input</th>'
+        f"<th>differences</th></tr>{''.join(rows)}</table>"
+    )
+
+
 def _latency_table(pair: PairReport | None) -> str:
     if pair is None:
         return ""
@@ -436,8 +464,10 @@ def _section(view: WorkerView, now: float) -> str:
     )
     diffs = ""
     if view.pair is not None:
-        diffs = _groups_table("Top mismatch diffs", view.pair.top_mismatches) + _groups_table(
-            "Candidate errors", view.pair.candidate_errors
+        diffs = (
+            _groups_table("Top mismatch diffs", view.pair.top_mismatches)
+            + _items_table(view.pair.items)
+            + _groups_table("Candidate errors", view.pair.candidate_errors)
         )
         if not diffs:
             diffs = '<h3>Top mismatch diffs</h3><p class="muted">no mismatch recorded</p>'

@@ -3,7 +3,9 @@
 Offline analysis of shadow records, kept out of the shim (``compat/`` only records):
 
 - :mod:`cutover.verdict.report`: :func:`~cutover.verdict.report.build_report`, the numbers of
-  each worker and route pair and its verdict, as ``cutover shadow report`` prints them.
+  each worker and route pair and its verdict, as ``cutover shadow report`` prints them;
+- :mod:`cutover.verdict.items`: which items of batch calls differed (index, redacted input,
+  diff lines, counts), a part of that report.
 
 Importing this package imports none of them.
 """

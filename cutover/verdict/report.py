@@ -61,6 +61,7 @@ from cutover.verdict.criteria import (
     percent,
     rate_criterion,
 )
+from cutover.verdict.items import NO_ITEMS, ItemsReport, items_report, render_items
 from flags import ShadowConfig
 from ground.errors import FlagValidationError
 
@@ -130,6 +131,8 @@ class PairReport:
     first_at: float
     last_at: float
     verdict: Verdict
+    items: ItemsReport = NO_ITEMS
+    """Batch calls whose items differed: which items, their inputs and diffs, the counts."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -154,6 +157,7 @@ class PairReport:
             "flag_versions": list(self.flag_versions),
             "first_at": self.first_at,
             "last_at": self.last_at,
+            "item_mismatches": self.items.to_dict(),
             # "verdict", "ready", "alpha", "samples_needed", "thresholds_from", "criteria"
             **self.verdict.to_dict(),
         }
@@ -384,6 +388,7 @@ def _pair_report(
         first_at=min(record.created_at for record in records),
         last_at=max(record.created_at for record in records),
         verdict=judge(records, thresholds, source, noisy),
+        items=items_report(records),
     )
 
 
@@ -521,6 +526,7 @@ def _render_pair(pair: PairReport) -> list[str]:
                     f"             e.g. {group.example}",
                     f"             input ({group.call_id}): {_sample(group.sample_input)}",
                 ]
+    lines += render_items(pair.items)
     if pair.noisy_paths:
         lines += ["", "  noisy paths (learned, ignored): " + ", ".join(pair.noisy_paths)]
     return lines

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -59,6 +60,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def waiting(broker: redis.Redis, queue: str) -> int:
+    """Messages waiting in ``queue`` on the Redis broker, at every priority: kombu keeps one
+    list per priority step (``queue:4``), so ``LLEN queue`` alone reads 0 even when some were
+    sent."""
+    return sum(int(broker.llen(key)) for key in broker.keys(f"{queue}*"))
+
+
 async def test_non_portable_function_is_refused_before_anything_is_sent(
     celery_engine: ExecutionEngine,
 ) -> None:
@@ -69,7 +77,7 @@ async def test_non_portable_function_is_refused_before_anything_is_sent(
     with pytest.raises(NotPortableError) as refused:
         await celery_engine.map_batches([1, 2, 3], func, 1, 1, CallOptions(queue=queue))
     assert "double" in str(refused.value) or "partial" in str(refused.value)
-    assert 0 == broker.llen(queue)
+    assert 0 == waiting(broker, queue)
     broker.close()
 
 
@@ -83,7 +91,45 @@ async def test_item_the_serializer_cannot_carry_is_refused_naming_its_type(
         await celery_engine.map_batches(
             [1, object()], equiv_tasks.identity, 5, 1, CallOptions(queue=queue)
         )
-    assert 0 == broker.llen(queue)
+    assert 0 == waiting(broker, queue)
+    broker.close()
+
+
+async def test_refused_item_in_a_later_batch_of_the_first_window_sends_no_batch(
+    celery_engine: CeleryEngine, backend: redis.Redis
+) -> None:
+    """All or nothing: the 3rd batch of the first window holds an ``object()``.
+
+    Before, batches 1 and 2 were published before the 3rd was refused, and ran on the worker
+    with nobody awaiting them. Now the call raises ``SerializationError`` and no batch runs:
+    the task records every item it runs in a Redis list, and a later call on the same queue
+    (a barrier, sent after the refused one) is all the list ever holds.
+    """
+    key = unique("first-window")
+    items: list[Any] = [(key, value) for value in range(8)]
+    items[5] = (key, object())  # batch #2 (items 4-5) of a 4-batch window
+    options = CallOptions(worker_id="equiv")
+    with pytest.raises(SerializationError, match="object"):
+        await celery_engine.map_batches(items, celery_tasks.record_order, 2, 4, options)
+    barrier = [(key, 100), (key, 101)]
+    assert [100, 101] == await celery_engine.map_batches(
+        barrier, celery_tasks.record_order, 2, 1, options
+    )
+    assert [b"100", b"101"] == backend.lrange(key, 0, -1)
+    backend.delete(key)
+
+
+async def test_refused_item_in_the_first_window_leaves_nothing_on_the_broker(
+    celery_engine: CeleryEngine,
+) -> None:
+    """The same refusal on a queue nobody consumes: not one message of the window is on the
+    broker (at any priority), where before the first two batches were."""
+    queue = unique("cutover.nobody")
+    broker = redis.Redis.from_url(TEST_BROKER_URL)
+    items: list[Any] = [1, 2, 3, 4, object(), 6]
+    with pytest.raises(SerializationError, match="object"):
+        await celery_engine.map_batches(items, equiv_tasks.identity, 2, 3, CallOptions(queue=queue))
+    assert 0 == waiting(broker, queue)
     broker.close()
 
 

@@ -211,6 +211,35 @@ def test_a_dead_letter_rabbitmq_made_itself_is_listed_but_never_replayed(
     assert 2 == status
 
 
+def test_an_undecoded_refused_message_is_shown_with_its_reason_and_never_replayed(
+    capsys: pytest.CaptureFixture[str], broker: str, store: DeadLetterStore
+) -> None:
+    """A dead letter kept without its payload (a refused pickle, ``replayable=False``) keeps
+    that flag in either store: ``dlq show`` gives the reason, ``dlq replay`` refuses it with
+    what to do instead of sending an empty batch."""
+    reason = "refused-content-type: application/x-python-serialize"
+    entry_id = store.add(
+        reason=reason,
+        task_name=RUN_BATCH,
+        reference="",
+        items=[],
+        options={},
+        queue="cutover.billing",
+        exc_type="TaskRefusedError",
+        exc_message="refused (task id none, 42 bytes, never decoded)",
+        traceback="",
+        replayable=False,
+    )
+    status, out, _ = run(capsys, "dlq", "show", entry_id, "--json", *urls(broker))
+    shown = json.loads(out)
+    assert (0, reason, False) == (status, shown["reason"], shown["replayable"])
+    status, _, err = run(capsys, "dlq", "replay", entry_id, *urls(broker))
+    assert 2 == status
+    assert "cannot be replayed" in err
+    assert "purge" in err
+    assert store.remove(entry_id)
+
+
 def test_list_pages_through_every_entry_newest_first(
     broker: str, store: DeadLetterStore, capsys: pytest.CaptureFixture[str]
 ) -> None:

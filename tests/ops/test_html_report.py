@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from compat.shadow.recorders.redis_recorder import RedisShadowRecorder
+from compat.shadow.records import ItemMismatch
 from cutover.cli import main
 from cutover.ops.html_report import collect_views, match_rate_series, render_html, write_report
 from cutover.ops.rollout import promote, rollback
@@ -21,6 +22,8 @@ from tests.ops.support import WriteRecords, keep_artifact, outcomes
 
 HOSTILE = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 """A mismatch diff that contains markup: it must be shown as text, never run."""
+HOSTILE_ITEM = "<b onmouseover=alert(2)>item input</b>"
+"""A differing item's (redacted) input that contains markup: text only, too."""
 
 
 class Page(HTMLParser):
@@ -115,6 +118,22 @@ def cutover_week(
     )
     write_records("billing", ["mismatch"] * 30, at=after_change(), diffs=(HOSTILE,))
     write_records("billing", ["candidate_error"] * 5, at=time.time())
+    recorder.record(
+        make_record(
+            worker="billing",
+            call_id="billing-batch",
+            outcome="mismatch",
+            items=50,
+            diffs=("$[41].total: 7 != 8",),
+            item_mismatches=(
+                ItemMismatch(41, {"note": HOSTILE_ITEM}, ("$.total: 7 != 8",)),
+                ItemMismatch(45, {"id": 45}, ("$.tax: 0 != 1", "$.due: 'mon' != 'tue'")),
+            ),
+            mismatched_items=3,
+            created_at=time.time(),
+        )
+    )
+    assert recorder.flush(10.0)
     mail_gate = ShadowConfig(
         route="ray", min_comparisons=100, max_mismatch_rate=0.05, max_candidate_error_rate=0.05
     )
@@ -145,6 +164,8 @@ def test_the_page_is_self_contained_and_escapes_everything(
     assert "https://" not in text
     assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in text
     assert HOSTILE in page.text("billing")
+    assert "&lt;b onmouseover=alert(2)&gt;item input&lt;/b&gt;" in text
+    assert 0 == page.section_tags["billing"]["b"]
 
 
 def test_match_rate_series_bins_records_by_time() -> None:
@@ -192,9 +213,15 @@ def test_chromium_renders_every_part_of_the_report(
         "Latency: primary vs candidate",
         "Top mismatch diffs",
         "Candidate errors",
+        "Items that differed",
         "Rollout history",
     ):
         assert part in billing, part
+    assert "3 of 50 items in 1 batch call(s); newest 1 shown" in billing
+    assert "batch call billing-batch (mismatch): 3 of 50 items differ; 1 more" in billing
+    assert f'41 {{"note": "{HOSTILE_ITEM}"}} $.total: 7 != 8' in billing
+    assert """45 {"id": 45} $.tax: 0 != 1 $.due: 'mon' != 'tue'""" in billing
+    assert "Items that differed" not in dom.text("mail")
     assert "NOT READY" in billing
     assert "every call on legacy" in billing
     assert "0 -> [5] -> 25" not in billing  # rolled back: the plan shows 0 as current

@@ -4,7 +4,8 @@ Messages are published straight onto the queue of the session's real prefork wor
 Redis and on RabbitMQ, the way an attacker with broker access would:
 
 - a pickle body (as a Celery task message, and as a bare message) whose unpickling would run
-  ``touch MARKER``: refused undecoded, the marker never appears, the worker keeps serving;
+  ``touch MARKER``: dead-lettered undecoded with the reason, the marker never appears, the
+  worker keeps serving;
 - a well-formed task message naming ``os:system`` (and a stdlib module nobody imports):
   refused by the allow-list, dead-lettered, never executed, the module never imported.
 """
@@ -22,7 +23,7 @@ import kombu
 import pytest
 
 from adapters.base import CallOptions, ExecutionEngine
-from adapters.celery.dlq import open_dead_letter_store
+from adapters.celery.dlq import DeadLetter, open_dead_letter_store
 from adapters.celery.engine import CeleryEngine
 from adapters.celery.tasks import RUN_BATCH
 from adapters.celery.worker_process import CeleryWorkerProcess
@@ -33,7 +34,7 @@ from tests.support.waiting import until
 pytestmark = pytest.mark.celery
 
 QUEUE = "cutover.equiv"
-REFUSED_LINE = "Refusing to deserialize untrusted content of type pickle"
+PICKLE = "application/x-python-serialize"
 NEVER_IMPORTED = "tabnanny"
 """A stdlib module no worker imports: a refused reference to it must not import it."""
 
@@ -71,35 +72,65 @@ async def still_serving(engine: ExecutionEngine) -> list[int]:
     return await engine.map_batches([1, 2, 3], equiv_tasks.double, 1, 3, CallOptions("equiv"))
 
 
-async def test_pickle_messages_are_refused_and_never_executed(
+async def test_pickle_messages_are_dead_lettered_with_the_reason_and_never_executed(
     engine_and_worker: tuple[CeleryEngine, CeleryWorkerProcess], tmp_path: Path
 ) -> None:
-    """A pickled task message and a bare pickle: both refused undecoded, nothing runs."""
+    """A pickled task message and a bare pickle, on each broker: both dead-lettered with
+    reason ``refused-content-type: application/x-python-serialize``, never unpickled.
+
+    Unpickled, either body would create its marker file. The task message's result becomes
+    a failure naming the content type, the entries are not replayable, and the worker keeps
+    serving. Before, Celery logged its refusal and discarded both: nothing in the store.
+    """
     engine, worker = engine_and_worker
     await engine.start()
     as_task, bare = tmp_path / "as-task", tmp_path / "bare"
-    refusals_before = worker.log_text().count(REFUSED_LINE)
-    task_id = uuid.uuid4().hex
-    publish_raw(
-        engine.settings.broker_url,
-        [[RunsShellOnUnpickle(f"touch {as_task}")], {}, {}],
-        serializer="pickle",
-        headers={"task": RUN_BATCH, "id": task_id, "lang": "py", "argsrepr": "", "kwargsrepr": ""},
-    )
-    publish_raw(
-        engine.settings.broker_url,
-        pickle.dumps(RunsShellOnUnpickle(f"touch {bare}")),
-        content_type="application/x-python-serialize",
-        content_encoding="binary",
-    )
+    store = open_dead_letter_store(engine.settings)
+    try:
+        before = {letter.entry_id for letter in store.walk()}
+        task_id = uuid.uuid4().hex
+        publish_raw(
+            engine.settings.broker_url,
+            [[RunsShellOnUnpickle(f"touch {as_task}")], {}, {}],
+            serializer="pickle",
+            headers={
+                "task": RUN_BATCH,
+                "id": task_id,
+                "lang": "py",
+                "argsrepr": "",
+                "kwargsrepr": "",
+            },
+        )
+        publish_raw(
+            engine.settings.broker_url,
+            pickle.dumps(RunsShellOnUnpickle(f"touch {bare}")),
+            content_type=PICKLE,
+            content_encoding="binary",
+        )
+        result = engine.app.AsyncResult(task_id)
+        with pytest.raises(Exception, match="x-python-serialize") as failed:
+            await asyncio.to_thread(result.get, timeout=30, propagate=True)
+        assert "BatchFailed" == type(failed.value).__name__
 
-    await until(
-        lambda: worker.log_text().count(REFUSED_LINE) >= refusals_before + 2,
-        30,
-        "the worker to refuse both messages",
-    )
+        def new_letters() -> list[DeadLetter]:
+            return [letter for letter in store.walk() if letter.entry_id not in before]
+
+        await until(lambda: len(new_letters()) >= 2, 30, "both pickles in the DLQ")
+        letters = sorted(new_letters(), key=lambda letter: letter.task_name)
+        assert [("", False), (RUN_BATCH, False)] == [
+            (letter.task_name, letter.replayable) for letter in letters
+        ]
+        assert {f"refused-content-type: {PICKLE}"} == {letter.reason for letter in letters}
+        assert {QUEUE} == {letter.queue for letter in letters}
+        assert task_id in letters[1].exc_message
+        assert "never decoded" in letters[1].exc_message
+        for letter in letters:
+            store.remove(letter.entry_id)
+    finally:
+        store.close()
     assert [2, 4, 6] == await asyncio.wait_for(still_serving(engine), 30)
     assert (False, False) == (as_task.exists(), bare.exists())
+    assert "touch" not in worker.log_text()  # the body is never logged either
     assert worker.running()
 
 
@@ -140,3 +171,48 @@ async def test_reference_outside_the_allow_list_is_refused_dead_lettered_never_i
             store.remove(letter.entry_id)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-yaml", b"!!python/object/apply:os.system ['touch {marker}']"),
+        ("application/x-msgpack", b"\x93\x91\xa5touch\x80\x80"),
+        ("text/plain", b"touch {marker}"),
+    ],
+)
+async def test_any_refused_content_type_is_dead_lettered_undecoded(
+    celery_engine: CeleryEngine,
+    celery_redis_worker: CeleryWorkerProcess,
+    tmp_path: Path,
+    content_type: str,
+    body: bytes,
+) -> None:
+    """Not only pickle: a task message in YAML (whose loading could run code), msgpack or
+    plain text is dead-lettered with its own content type as the reason, its result fails
+    naming it, and nothing it carries runs."""
+    marker = tmp_path / "executed"
+    await celery_engine.start()
+    task_id = uuid.uuid4().hex
+    publish_raw(
+        celery_engine.settings.broker_url,
+        body.replace(b"{marker}", str(marker).encode()),
+        content_type=content_type,
+        content_encoding="binary",
+        headers={"task": RUN_BATCH, "id": task_id, "lang": "py"},
+    )
+    result = celery_engine.app.AsyncResult(task_id)
+    with pytest.raises(Exception, match=content_type):
+        await asyncio.to_thread(result.get, timeout=30, propagate=True)
+    store = open_dead_letter_store(celery_engine.settings)
+    try:
+        (letter,) = [d for d in store.list(100) if task_id in d.exc_message]
+        assert (f"refused-content-type: {content_type}", RUN_BATCH, False) == (
+            letter.reason,
+            letter.task_name,
+            letter.replayable,
+        )
+        store.remove(letter.entry_id)
+    finally:
+        store.close()
+    assert not marker.exists()

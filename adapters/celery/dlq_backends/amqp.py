@@ -100,6 +100,7 @@ class AmqpDeadLetterStore(DeadLetterStore):
         exc_type: str,
         exc_message: str,
         traceback: str,
+        replayable: bool = True,
     ) -> str:
         """Publish one dead letter (confirmed by RabbitMQ before this returns); its id."""
         failed_at = time.time()
@@ -116,6 +117,7 @@ class AmqpDeadLetterStore(DeadLetterStore):
                 "exc_message": exc_message,
                 "traceback": traceback,
                 "failed_at": failed_at,
+                "replayable": replayable,
             }
         )
         with (
@@ -308,6 +310,7 @@ def _decode_ours(entry_id: str, body: bytes) -> DeadLetter:
         exc_message=str(data["exc_message"]),
         traceback=str(data["traceback"]),
         failed_at=float(data["failed_at"]),
+        replayable=bool(data.get("replayable", True)),
     )
 
 

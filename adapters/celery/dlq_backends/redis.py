@@ -50,6 +50,7 @@ class RedisDeadLetterStore(DeadLetterStore):
         exc_type: str,
         exc_message: str,
         traceback: str,
+        replayable: bool = True,
     ) -> str:
         """Record one dead letter; returns its stream id."""
         fields = {
@@ -62,6 +63,7 @@ class RedisDeadLetterStore(DeadLetterStore):
             "exc_message": exc_message,
             "traceback": traceback,
             "failed_at": repr(time.time()),
+            "replayable": "1" if replayable else "0",
         }
         with self._errors("adding a dead letter"):
             entry_id = self._client.xadd(
@@ -142,6 +144,8 @@ class RedisDeadLetterStore(DeadLetterStore):
                 exc_message=text["exc_message"].decode(),
                 traceback=text["traceback"].decode(),
                 failed_at=float(text["failed_at"]),
+                # Entries written before the field existed were all replayable.
+                replayable=text.get("replayable", b"1") != b"0",
             )
         except (KeyError, TypeError, ValueError, SerializationError) as exc:
             raise DeadLetterError(

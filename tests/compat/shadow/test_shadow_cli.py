@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from compat.shadow.recorders import open_recorder
+from compat.shadow.records import ItemMismatch
 from cutover.cli import main
 from flags import FlagRecord, ShadowConfig, open_store
 from tests.compat.shadow.strategies import make_record
@@ -139,6 +140,77 @@ def test_only_records_since_the_last_flag_change_are_judged(
     status, out, _ = run(capsys, "shadow", "report", "billing", "--json", "--all-versions")
     (pair,) = json.loads(out)["pairs"]
     assert (65, "not_ready") == (pair["comparisons"], pair["verdict"])
+
+
+def write_batch_mismatch() -> None:
+    """`billing` flags, 5 matches and one batch call of 20 items of which 4 differ, the first
+    two recorded one by one (as the shadow runner records them, inputs already redacted)."""
+    write_records()
+    recorder = open_recorder(None)
+    recorder.record(
+        make_record(
+            worker="billing",
+            call_id="batch-7",
+            outcome="mismatch",
+            items=20,
+            diffs=("$[3].total: 1 != 2",),
+            item_mismatches=(
+                ItemMismatch(3, {"id": 3, "card": "[REDACTED]"}, ("$.total: 1 != 2",)),
+                ItemMismatch(17, {"id": 17}, ("$.total: 5 != 6", "$.tax: 0 != 1")),
+            ),
+            mismatched_items=4,
+            created_at=time.time() + 1,
+        )
+    )
+    assert recorder.flush()
+    recorder.close()
+
+
+def test_report_shows_which_items_of_a_batch_differed(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mismatching batch call: the terminal report names the call, the counts, and each
+    recorded item with its index, redacted input and diff lines; --json carries the same.
+    Before, only the grouped diff kinds and the call's sample input were shown."""
+    write_batch_mismatch()
+    status, out, _ = run(capsys, "shadow", "report", "billing")
+    assert 0 == status
+    lines = out.splitlines()
+    start = lines.index("  items that differed: 4 of 20 items in 1 batch call(s); newest 1:")
+    assert [
+        "    batch call batch-7 (mismatch): 4 of 20 items differ",
+        '      item 3, input {"id": 3, "card": "[REDACTED]"}',
+        "        $.total: 1 != 2",
+        '      item 17, input {"id": 17}',
+        "        $.total: 5 != 6",
+        "        $.tax: 0 != 1",
+        "      ... and 2 more item(s), not recorded one by one",
+    ] == lines[start + 1 : start + 8]
+
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json")
+    (pair,) = json.loads(out)["pairs"]
+    items = pair["item_mismatches"]
+    assert (1, 4, 20) == (items["calls"], items["mismatched_items"], items["items"])
+    (call,) = items["newest"]
+    assert ("batch-7", 4, 20) == (call["call_id"], call["mismatched_items"], call["items"])
+    assert [
+        {"index": 3, "input": {"id": 3, "card": "[REDACTED]"}, "diffs": ["$.total: 1 != 2"]},
+        {"index": 17, "input": {"id": 17}, "diffs": ["$.total: 5 != 6", "$.tax: 0 != 1"]},
+    ] == call["shown"]
+
+
+def test_report_without_differing_items_says_nothing_about_items(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mismatches recorded without per-item detail (older records): no items section, and
+    --json reports zero calls rather than leaving the key out."""
+    write_records()
+    status, out, _ = run(capsys, "shadow", "report", "billing")
+    assert 0 == status
+    assert "items that differed" not in out
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json")
+    (pair,) = json.loads(out)["pairs"]
+    assert {"calls": 0, "mismatched_items": 0, "items": 0, "newest": []} == pair["item_mismatches"]
 
 
 def test_no_records(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
