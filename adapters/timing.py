@@ -12,6 +12,13 @@ shared between hosts, so a skewed worker clock cannot make it negative or huge. 
 the transport both ways (broker, result backend), which is part of "waiting", not of running
 the task. The in-process legacy engine has no queue: its wait is 0 by definition.
 
+What reports it: every batch message of Celery (a batched map, a pipeline stage) and every
+batch of Ray's batched map. Not reported (the split is then unknown, never guessed): a
+zero-argument task, a Ray pipeline's chained stages, a batch whose worker predates this
+(no ``execution_s`` in its result). A Celery batch retried by its worker counts the backoff
+and earlier attempts as queue wait (the worker times the attempt that succeeded); Ray's
+retries are resubmitted by the caller, which times the last attempt only.
+
 Engines report through :func:`report`; a caller that wants the timings of one call wraps
 the call in :func:`collect` (a context variable, so concurrent calls on one loop never see
 each other's batches). Outside :func:`collect`, :func:`report` is one context-variable read.
