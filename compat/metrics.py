@@ -17,8 +17,12 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from adapters.timing import BatchTiming
 
 LATENCY_BUCKETS_S: Final[tuple[float, ...]] = (
     0.0005,
@@ -182,6 +186,53 @@ def record_call(worker: str, route: str, items: int, seconds: float, failed: boo
             slot[_ERRORS] += 1
 
 
+SPLIT_PHASES: Final[tuple[str, ...]] = ("queue_wait", "execution")
+"""The two parts of a batch's latency (:mod:`adapters.timing`), each its own histogram."""
+
+_split: dict[tuple[str, str, str], list[float]] = {}
+"""``(worker, route, phase)`` -> per-bucket counts then the sum of seconds (as a slot)."""
+
+
+def observe_split(worker: str, route: str, queue_wait_s: float, execution_s: float) -> None:
+    """One batch of ``worker`` on ``route``: how long it waited and how long it ran.
+
+    Fed from the engines' per-batch timings (queue wait = caller-observed total minus the
+    worker-measured execution, so no clock is shared); the legacy route observes each call
+    once with a wait of 0 (it has no queue). Batches whose worker did not report its
+    execution are not observed: their split is unknown.
+    """
+    wait_index = bisect_left(LATENCY_BUCKETS_S, queue_wait_s)
+    run_index = bisect_left(LATENCY_BUCKETS_S, execution_s)
+    with _lock:
+        for phase, index, seconds in (
+            ("queue_wait", wait_index, queue_wait_s),
+            ("execution", run_index, execution_s),
+        ):
+            try:
+                slot = _split[worker, route, phase]
+            except KeyError:
+                slot = _split[worker, route, phase] = [0] * (_SUM + 1)
+            slot[index] += 1
+            slot[_SUM] += seconds
+
+
+def observe_batches(worker: str, timings: Iterable[BatchTiming]) -> None:
+    """Every batch of one call that reported its execution, by the engine that ran it."""
+    for batch in timings:
+        wait = batch.queue_wait_s
+        if wait is not None and batch.execution_s is not None:
+            observe_split(worker, batch.engine, wait, batch.execution_s)
+
+
+def split_snapshot() -> dict[tuple[str, str, str], LatencySnapshot]:
+    """A copy of every queue-wait / execution histogram: ``(worker, route, phase) -> it``."""
+    with _lock:
+        return {
+            key: LatencySnapshot(tuple(int(n) for n in slot[:_SUM]), float(slot[_SUM]))
+            for key, slot in _split.items()
+        }
+
+
 def _all_counts_locked() -> Counter[tuple[str, str, str]]:
     """Every counter, those kept in the slots included (the caller holds ``_lock``)."""
     counts = Counter(_counts)
@@ -226,12 +277,14 @@ def reset() -> None:
     with _lock:
         _counts.clear()
         _latencies.clear()
+        _split.clear()
         _engines_down.clear()
         _engines_back.clear()
 
 
 __all__ = [
     "LATENCY_BUCKETS_S",
+    "SPLIT_PHASES",
     "LatencySnapshot",
     "count",
     "engine_available",
@@ -239,9 +292,12 @@ __all__ = [
     "engine_unavailable",
     "engines_down",
     "latency_snapshot",
+    "observe_batches",
     "observe_latency",
+    "observe_split",
     "record_call",
     "reset",
     "snapshot",
+    "split_snapshot",
     "value",
 ]

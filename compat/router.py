@@ -15,7 +15,10 @@ The order of a call:
    the caller unchanged.
 3. A sampled share of calls also runs on the shadow candidate (:mod:`compat.shadow.runner`),
    off the caller's path.
-4. The call log (:mod:`compat.calllog`): a summary per worker and route at info every
+4. A remote engine's batches report their queue wait and execution (:mod:`adapters.timing`),
+   counted per batch by :func:`compat.metrics.observe_batches`; the legacy route's short
+   path pays nothing for it (its wait is 0 and its execution is the call's latency).
+5. The call log (:mod:`compat.calllog`): a summary per worker and route at info every
    interval, and at debug one line per call (worker, call_id, route, reason, flag_version,
    items, duration_ms, outcome); ``CUTOVER_CALL_LOG_LEVEL`` sets its threshold.
 
@@ -32,6 +35,8 @@ from typing import Any
 
 import flags
 from adapters.registry import get_engine
+from adapters.timing import BatchTiming
+from adapters.timing import collect as collect_timings
 from compat import calllog, metrics
 from compat.calllog import CALL_LOG_LEVEL_ENV
 from compat.identity import next_call_id
@@ -44,6 +49,7 @@ log = get_logger("cutover.compat")
 _decide = flags.decide
 _record_cost = flags.record_cost
 _record_call = metrics.record_call
+_observe_batches = metrics.observe_batches
 
 
 class Router:
@@ -90,20 +96,25 @@ class Router:
         engine_name: str = decision.engine
         reason = decision.reason
         started = perf_counter()
+        timings: list[BatchTiming] | None = None
         try:
             if engine_name == "legacy":
                 result = await work.run_legacy()
             else:
-                result, engine_name, reason = await self._run_on_engine(
-                    worker_id, call_id, decision, work
-                )
+                with collect_timings() as timings:
+                    try:
+                        result, engine_name, reason = await self._run_on_engine(
+                            worker_id, call_id, decision, work
+                        )
+                    finally:
+                        _observe_batches(worker_id, timings)
         except BaseException as exc:
             if shadow is not None:
-                shadow.primary_failed(exc, perf_counter() - started, engine_name)
+                shadow.primary_failed(exc, perf_counter() - started, engine_name, timings)
             self._finish(worker_id, call_id, engine_name, reason, decision, work, started, exc)
             raise
         if shadow is not None:
-            shadow.primary_succeeded(result, perf_counter() - started, engine_name)
+            shadow.primary_succeeded(result, perf_counter() - started, engine_name, timings)
         self._finish(worker_id, call_id, engine_name, reason, decision, work, started, None)
         return result
 

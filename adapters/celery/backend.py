@@ -13,6 +13,10 @@ the stored result back (a ``GET`` per batch) so that a duplicate run cannot over
 ``SUCCESS``. Our callers resolve a batch on the *first* result published for its task id and
 then delete the key, so that read can never find anything a caller still needs; it cost the
 worker's child a round trip to Redis per batch.
+
+A successful batch's meta also carries ``execution_s``, the worker's own start -> finish time
+of the batch (:data:`adapters.celery.tasks.EXECUTION_S_ATTR`): an additive key that older
+callers ignore, from which newer ones split their wait into queue and execution.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from typing import Any
 from celery.backends.base import BackendStoreError
 from celery.backends.redis import RedisBackend
 from kombu.utils.encoding import bytes_to_str
+
+EXECUTION_S_KEY = "execution_s"
+"""The meta key of a batch's worker-measured execution time (seconds)."""
+EXECUTION_S_ATTR = "cutover_execution_s"
+"""The request attribute :mod:`adapters.celery.tasks` leaves it on until the result is stored."""
 
 # The ``result_backend`` URL prefix that selects this class (Celery's ``module:Class+url``).
 BACKEND_PREFIX = "adapters.celery.backend:ListenerRedisBackend+"
@@ -47,6 +56,9 @@ class ListenerRedisBackend(RedisBackend):  # type: ignore[misc]
             result=result, state=state, traceback=traceback, request=request
         )
         meta["task_id"] = bytes_to_str(task_id)  # type: ignore[no-untyped-call]
+        execution_s = getattr(request, EXECUTION_S_ATTR, None) if request is not None else None
+        if execution_s is not None:
+            meta[EXECUTION_S_KEY] = execution_s
         try:
             self._set_with_state(self.get_key_for_task(task_id), self.encode(meta), state)
         except BackendStoreError as exc:
@@ -64,4 +76,11 @@ def redis_url(setting: str) -> str:
     return setting.removeprefix(BACKEND_PREFIX)
 
 
-__all__ = ["BACKEND_PREFIX", "ListenerRedisBackend", "backend_url", "redis_url"]
+__all__ = [
+    "BACKEND_PREFIX",
+    "EXECUTION_S_ATTR",
+    "EXECUTION_S_KEY",
+    "ListenerRedisBackend",
+    "backend_url",
+    "redis_url",
+]

@@ -21,7 +21,9 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from adapters import timing
 from adapters.base import DEFAULT_OPTIONS, CallOptions, EngineHealth, TaskFunc, ZeroArgTask
+from adapters.celery.backend import EXECUTION_S_KEY
 from adapters.celery.publisher import OutgoingMessage, Publisher, PublishFailed
 from adapters.celery.results import ResultListener
 from adapters.celery.settings import MAX_PRIORITY, CelerySettings, queue_for_worker
@@ -293,6 +295,9 @@ class CeleryEngine:
         quarter of the deadline (at most every :data:`STALL_LOG_S`). When a deadline passes
         or the backend lost what was in flight, the error names the pending batches and
         carries the results already computed (:class:`IncompleteCallError`).
+
+        Each batch's publish -> result time on this clock and the execution time its worker
+        measured are reported to :mod:`adapters.timing` (the queue wait is their difference).
         """
         listener = self._listener()
         wire_options = self._options(options)
@@ -350,8 +355,14 @@ class CeleryEngine:
                 for future in sorted(done, key=lambda f: in_flight[f][0]):
                     if not future.cancelled() and isinstance(future.exception(), InFlightLostError):
                         raise incomplete(InFlightLostError, str(future.exception()))
-                    index, _, _ = in_flight.pop(future)
-                    results[index] = self._outcome(future.result())
+                    index, _, sent_at = in_flight.pop(future)
+                    meta = future.result()
+                    results[index] = self._outcome(meta)
+                    timing.report(
+                        self.name,
+                        progress_at - sent_at,
+                        timing.worker_execution_s(meta.get(EXECUTION_S_KEY)),
+                    )
                 await send_next(len(done))
         finally:
             for future, (_, task_id, _) in in_flight.items():

@@ -19,12 +19,14 @@ the dead-letter store before the failure is returned.
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from adapters.base import RetryPolicy
 from adapters.celery import worker_loop
+from adapters.celery.backend import EXECUTION_S_ATTR
 from adapters.celery.dlq import DeadLetterStore, open_dead_letter_store
 from adapters.celery.summaries import SUMMARIZED_REQUEST
 from adapters.remote_exceptions import encode_exception
@@ -159,10 +161,17 @@ def _run_guarded(
     options: dict[str, Any],
     body: Callable[[], Any],
 ) -> Any:
-    """Run ``body``; translate refusals and failures into retries or :class:`BatchFailed`."""
+    """Run ``body``; translate refusals and failures into retries or :class:`BatchFailed`.
+
+    The run is timed on this worker's own clock (start -> finish of ``body``); the caller
+    subtracts it from what it observed to get the queue wait, so no clock is shared.
+    """
     try:
         _check_not_poison(task)
-        return body()
+        started = time.perf_counter()
+        value = body()
+        setattr(task.request, EXECUTION_S_ATTR, time.perf_counter() - started)
+        return value
     except PoisonBatchError as exc:
         _dead_letter(task, "poison", reference, items, options, exc)
         raise BatchFailed(encode_exception(exc)) from None
@@ -213,6 +222,7 @@ def register(app: Any) -> None:
 
 
 __all__ = [
+    "EXECUTION_S_ATTR",
     "MAX_DELIVERIES_ENV",
     "RUN_BATCH",
     "RUN_TASK",

@@ -58,9 +58,11 @@ import functools
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from adapters import timing
 from adapters.base import (
     DEFAULT_OPTIONS,
     CallOptions,
@@ -238,12 +240,12 @@ class RayEngine:
         remote = await self._started()
         task, allowed = self._ship(task_func)
         batches = [pack(list(batch)) for batch in split_into_batches(items, batch_size)]
-        batch_fn = remote.batch.options(name=task_name("run_batch", options))
+        batch_fn = remote.timed_batch.options(name=task_name("run_batch", options))
 
         def submit(index: int) -> Any:
             return batch_fn.remote(task, allowed, batches[index])
 
-        results = await self._run_window(submit, len(batches), max_concurrent, options)
+        results = await self._run_window(submit, len(batches), max_concurrent, options, timed=True)
         return [value for batch_results in results for value in batch_results]
 
     async def run_pipeline(
@@ -305,18 +307,23 @@ class RayEngine:
         count: int,
         window: int,
         options: CallOptions,
+        *,
+        timed: bool = False,
     ) -> list[Any]:
         """``count`` remote units, at most ``window`` in flight, taken in order; results in order.
 
         ``window`` lanes each take the next unsubmitted index, submit it, await it (retrying
         as the policy says) and take the next. The first failure cancels the other lanes.
+        ``timed``: the units return ``(results, execution_s)`` (``execute_batch_timed``).
         """
         results: list[Any] = [None] * count
         indices = iter(range(count))
 
         async def lane() -> None:
             for index in indices:
-                results[index] = await self._run_remote(functools.partial(submit, index), options)
+                results[index] = await self._run_remote(
+                    functools.partial(submit, index), options, timed=timed
+                )
 
         lanes = [asyncio.ensure_future(lane()) for _ in range(min(window, count))]
         try:
@@ -328,14 +335,22 @@ class RayEngine:
             raise
         return results
 
-    async def _run_remote(self, submit: Callable[[], Any], options: CallOptions) -> Any:
-        """Submit, await the ``ObjectRef`` on this loop, retry retryable task exceptions."""
+    async def _run_remote(
+        self, submit: Callable[[], Any], options: CallOptions, *, timed: bool = False
+    ) -> Any:
+        """Submit, await the ``ObjectRef`` on this loop, retry retryable task exceptions.
+
+        ``timed``: the payload is ``(value, execution_s)``; the value is returned and the
+        submit -> result time of the attempt that succeeded is reported to
+        :mod:`adapters.timing` beside the worker's execution time.
+        """
         import ray.exceptions as ray_errors
 
         policy = options.retry
         timeout_s = options.timeout_s or self.settings.result_timeout_s
         attempt = 0
         while True:
+            submitted = time.perf_counter()
             ref = submit()
             timeout = asyncio.timeout(timeout_s)
             try:
@@ -360,7 +375,12 @@ class RayEngine:
                     "cluster). Does the cluster have a live node with free CPUs (ray status)?"
                 ) from None
             else:
-                return unpack(payload)
+                if not timed:
+                    return unpack(payload)
+                value, execution_s = unpack(payload)
+                total_s = time.perf_counter() - submitted
+                timing.report(self.name, total_s, timing.worker_execution_s(execution_s))
+                return value
             if (
                 isinstance(exc, (RemoteTaskError, EngineError))
                 or attempt >= policy.max_retries

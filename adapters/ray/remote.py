@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -139,6 +140,16 @@ def execute_batch(task: TaskSpec, allowed: tuple[str, ...], items: bytes) -> byt
     return pack(run_on_worker_loop(gather_or_cancel(func, unpack(items))))
 
 
+def execute_batch_timed(task: TaskSpec, allowed: tuple[str, ...], items: bytes) -> bytes:
+    """:func:`execute_batch`, packed with this worker's own start -> finish time of the batch:
+    ``pack((results, execution_s))``. The caller subtracts it from what it observed to get
+    the queue wait, so no clock is shared between the hosts."""
+    started = time.perf_counter()
+    func = task_function(task, allowed)
+    results = run_on_worker_loop(gather_or_cancel(func, unpack(items)))
+    return pack((results, time.perf_counter() - started))
+
+
 def execute_task(task: TaskSpec, allowed: tuple[str, ...]) -> bytes:
     """One zero-argument task function; its packed result."""
     return pack(run_on_worker_loop(_call(task_function(task, allowed))))
@@ -152,6 +163,9 @@ class RemoteFunctions:
     """``execute_batch`` as a Ray remote function: ``.remote(task, allowed, pack(items))``."""
     task: Any
     """``execute_task`` as a Ray remote function: ``.remote(task, allowed)``."""
+    timed_batch: Any = None
+    """``execute_batch_timed`` as a Ray remote function (what the batched map submits; a
+    pipeline's chained stages take ``batch``, whose output is the next stage's input)."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -165,13 +179,18 @@ def remote_functions(max_retries: int, batch_cpus: float) -> RemoteFunctions:
     import ray
 
     decorate = ray.remote(max_retries=max_retries, retry_exceptions=False, num_cpus=batch_cpus)
-    return RemoteFunctions(batch=decorate(execute_batch), task=decorate(execute_task))
+    return RemoteFunctions(
+        batch=decorate(execute_batch),
+        task=decorate(execute_task),
+        timed_batch=decorate(execute_batch_timed),
+    )
 
 
 __all__ = [
     "RemoteFunctions",
     "TaskSpec",
     "execute_batch",
+    "execute_batch_timed",
     "execute_task",
     "gather_or_cancel",
     "pack",

@@ -86,6 +86,12 @@ class ShadowRecord:
     For a batch (a batched map, a pipeline, a handler) whose results differ item by item,
     ``item_mismatches`` names the first differing items (index, redacted input, diff lines)
     and ``mismatched_items`` counts them all (both empty otherwise, and in older records).
+
+    The latency split (:mod:`adapters.timing`): ``*_queue_wait_s`` + ``*_execution_s`` is the
+    side's latency, cut in the proportion its remote batches waited (publish -> start: the
+    caller's total minus the worker's own execution time, no shared clock) and ran; legacy
+    waits 0. ``*_batches`` counts the side's remote batches (0 on legacy). ``None`` when the
+    engine did not report it (an older worker, a failed or timed-out side, older records).
     """
 
     worker: str
@@ -107,6 +113,12 @@ class ShadowRecord:
     skipped: int = 0
     item_mismatches: tuple[ItemMismatch, ...] = ()
     mismatched_items: int = 0
+    primary_queue_wait_s: float | None = None
+    primary_execution_s: float | None = None
+    candidate_queue_wait_s: float | None = None
+    candidate_execution_s: float | None = None
+    primary_batches: int = 0
+    candidate_batches: int = 0
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -145,6 +157,12 @@ class ShadowRecord:
             "skipped": self.skipped,
             "item_mismatches": [item.to_dict() for item in self.item_mismatches],
             "mismatched_items": self.mismatched_items,
+            "primary_queue_wait_s": self.primary_queue_wait_s,
+            "primary_execution_s": self.primary_execution_s,
+            "candidate_queue_wait_s": self.candidate_queue_wait_s,
+            "candidate_execution_s": self.candidate_execution_s,
+            "primary_batches": self.primary_batches,
+            "candidate_batches": self.candidate_batches,
         }
 
     @classmethod
@@ -178,6 +196,12 @@ class ShadowRecord:
                 mismatched_items=_integer(data, "mismatched_items")
                 if "mismatched_items" in data
                 else 0,
+                primary_queue_wait_s=_optional_number(data, "primary_queue_wait_s"),
+                primary_execution_s=_optional_number(data, "primary_execution_s"),
+                candidate_queue_wait_s=_optional_number(data, "candidate_queue_wait_s"),
+                candidate_execution_s=_optional_number(data, "candidate_execution_s"),
+                primary_batches=_optional_integer(data, "primary_batches"),
+                candidate_batches=_optional_integer(data, "candidate_batches"),
             )
         except KeyError as exc:
             raise InvalidArgumentError(f"shadow record without {exc.args[0]!r}") from None
@@ -214,6 +238,10 @@ def _integer(data: Mapping[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(name, value, "an integer")
     return value
+
+
+def _optional_integer(data: Mapping[str, Any], name: str) -> int:
+    return 0 if data.get(name) is None else _integer(data, name)
 
 
 def _number(data: Mapping[str, Any], name: str) -> float:

@@ -29,7 +29,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters import timing
 from adapters.registry import get_engine
+from adapters.timing import BatchTiming, TimingSummary
 from compat import metrics
 from compat.shadow.background import BackgroundLoop, get_background_loop
 from compat.shadow.compare import (
@@ -75,6 +77,20 @@ class _Outcome:
     error: BaseException | None = None
     latency_s: float | None = None
     timed_out: bool = False
+    timings: list[BatchTiming] = field(default_factory=list)
+    """The side's remote batches (:mod:`adapters.timing`); empty on legacy."""
+
+    def split(self, engine: str) -> tuple[float | None, float | None, int]:
+        """``(queue wait, execution, batches)`` of this side's latency (see the record)."""
+        if self.timed_out or self.latency_s is None:
+            return None, None, len(self.timings)
+        if engine == "legacy" and not self.timings:
+            return 0.0, self.latency_s, 0  # in process: nothing queues
+        summary = TimingSummary.of(self.timings)
+        if summary is None:
+            return None, None, 0
+        wait, execution = summary.split(self.latency_s)
+        return wait, execution, summary.batches
 
 
 class ShadowSet:
@@ -111,17 +127,33 @@ class ShadowHandle:
     )
     primary_engine: str = "legacy"
 
-    def primary_succeeded(self, value: Any, latency_s: float, engine: str) -> None:
-        """The primary returned ``value``."""
+    def primary_succeeded(
+        self,
+        value: Any,
+        latency_s: float,
+        engine: str,
+        timings: list[BatchTiming] | None = None,
+    ) -> None:
+        """The primary returned ``value``; ``timings``: its remote batches, if any."""
         self.primary_engine = engine
         if not self.primary.done():
-            self.primary.set_result(_Outcome(value=value, latency_s=latency_s))
+            self.primary.set_result(
+                _Outcome(value=value, latency_s=latency_s, timings=timings or [])
+            )
 
-    def primary_failed(self, error: BaseException, latency_s: float, engine: str) -> None:
+    def primary_failed(
+        self,
+        error: BaseException,
+        latency_s: float,
+        engine: str,
+        timings: list[BatchTiming] | None = None,
+    ) -> None:
         """The primary raised ``error`` (the caller gets it; the shadow only records it)."""
         self.primary_engine = engine
         if not self.primary.done():
-            self.primary.set_result(_Outcome(error=error, latency_s=latency_s))
+            self.primary.set_result(
+                _Outcome(error=error, latency_s=latency_s, timings=timings or [])
+            )
 
 
 class ShadowRunner:
@@ -278,6 +310,7 @@ class ShadowRunner:
         timeout_s: float,
     ) -> _Outcome:
         started = time.perf_counter()
+        timings: list[BatchTiming] = []
         try:
             engine = get_engine(engine_name)
             # Start-up (``ray.init``, a broker connection) is bounded by the engine's own
@@ -290,12 +323,14 @@ class ShadowRunner:
             self._engines_ready.add(engine_name)
             started = time.perf_counter()
             options = call_options(worker_id, f"{call_id}:shadow", decision.record)
-            value = await asyncio.wait_for(work.run_detached(engine, options), timeout_s)
+            with timing.collect() as collected:
+                timings = collected
+                value = await asyncio.wait_for(work.run_detached(engine, options), timeout_s)
         except TimeoutError:
             return _Outcome(timed_out=True, latency_s=time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - the candidate's failure is data, not an error
-            return _Outcome(error=exc, latency_s=time.perf_counter() - started)
-        return _Outcome(value=value, latency_s=time.perf_counter() - started)
+            return _Outcome(error=exc, latency_s=time.perf_counter() - started, timings=timings)
+        return _Outcome(value=value, latency_s=time.perf_counter() - started, timings=timings)
 
     def _judge(
         self,
@@ -332,6 +367,8 @@ class ShadowRunner:
             outcome = MATCH if comparison.equal else MISMATCH
             if outcome == MISMATCH and work.operation in ITEMIZED_OPERATIONS:
                 per_item = compare_items(primary.value, candidate.value, config, noisy)
+        primary_wait, primary_run, primary_batches = primary.split(handle.primary_engine)
+        candidate_wait, candidate_run, candidate_batches = candidate.split(config.route)
         record = ShadowRecord(
             worker=worker_id,
             call_id=call_id,
@@ -360,6 +397,12 @@ class ShadowRunner:
             skipped=self._take_saturated(worker_id),
             item_mismatches=item_mismatches(per_item, work.sample_input, config.redact),
             mismatched_items=per_item.count,
+            primary_queue_wait_s=primary_wait,
+            primary_execution_s=primary_run,
+            candidate_queue_wait_s=candidate_wait,
+            candidate_execution_s=candidate_run,
+            primary_batches=primary_batches,
+            candidate_batches=candidate_batches,
         )
         metrics.count(f"shadow_{outcome}", worker_id, config.route)
         self.recorder.record(record)

@@ -334,6 +334,15 @@ def _verdict(view: WorkerView) -> str:
         f'<li><span class="{c.state}">{_e(c.mark.strip())}</span> {_e(c.name)}: {_e(c.detail)}</li>'
         for c in verdict.criteria
     )
+    split = "".join(
+        f'<li><span class="{c.state}">{_e(c.mark.strip())}</span> {_e(c.name)}: {_e(c.detail)}</li>'
+        for c in verdict.informational
+    )
+    if split:
+        split = (
+            '<p class="muted">latency split (informational, not part of the verdict):</p>'
+            f'<ul class="criteria">{split}</ul>'
+        )
     charts = "".join(
         f'<div class="bound"><p class="muted">{_e(c.name)}: {_e(c.mark.strip())}</p>'
         f"{_bound_chart(c)}</div>"
@@ -347,7 +356,7 @@ def _verdict(view: WorkerView) -> str:
         f"{_e(pair.candidate_route)}: {pair.comparisons} comparisons since the last flag "
         f"change, match rate {_rate(pair.match_rate)}{_e(source)}; every bound holds at "
         f"{1 - verdict.alpha:.0%} however often this page is read</p>"
-        f'<ul class="criteria">{items}</ul><div class="bounds">{charts}</div>'
+        f'<ul class="criteria">{items}</ul>{split}<div class="bounds">{charts}</div>'
         f'<p class="muted">outcomes: {_e(outcomes)}; {pair.noise} noise mismatches not '
         f"counted; {pair.skipped} shadows skipped under load</p>"
     )
@@ -401,7 +410,15 @@ def _latency_table(pair: PairReport | None) -> str:
     rows = "".join(
         f'<tr><td>{name}</td><td class="num">{_duration(lat.p50)}</td>'
         f'<td class="num">{_duration(lat.p95)}</td><td class="num">{lat.samples}</td></tr>'
-        for name, lat in (("primary", pair.primary_latency), ("candidate", pair.candidate_latency))
+        for name, lat in (
+            ("primary", pair.primary_latency),
+            ("primary: queue wait", pair.split.primary_queue_wait),
+            ("primary: execution", pair.split.primary_execution),
+            ("candidate", pair.candidate_latency),
+            ("candidate: queue wait", pair.split.candidate_queue_wait),
+            ("candidate: execution", pair.split.candidate_execution),
+        )
+        if lat.samples or ":" not in name  # the split only where the engines reported it
     )
     return (
         '<table class="latency"><tr><th>latency</th><th>p50</th><th>p95</th><th>samples</th>'

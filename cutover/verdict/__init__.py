@@ -6,6 +6,8 @@ Offline analysis of shadow records, kept out of the shim (``compat/`` only recor
   each worker and route pair and its verdict, as ``cutover shadow report`` prints them;
 - :mod:`cutover.verdict.items`: which items of batch calls differed (index, redacted input,
   diff lines, counts), a part of that report.
+- :mod:`cutover.verdict.split` and :mod:`cutover.verdict.latency`: the latency split (queue
+  wait and execution) in the report, and its informational criteria.
 
 Importing this package imports none of them.
 """

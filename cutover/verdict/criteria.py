@@ -112,6 +112,9 @@ class Verdict:
     """While undecided: comparisons still needed at the current rates (``None``: unknown)."""
     thresholds_from: str
     """``"flags"`` or ``"defaults"`` (the worker has no shadow configuration)."""
+    informational: tuple[Criterion, ...] = ()
+    """Criteria shown beside the verdict but never part of it: the latency split (queue
+    wait and execution judged apart, where the engines report them)."""
 
     @property
     def ready(self) -> bool:
@@ -144,6 +147,7 @@ class Verdict:
             "samples_needed": self.samples_needed,
             "thresholds_from": self.thresholds_from,
             "criteria": {criterion.key: criterion.to_dict() for criterion in self.criteria},
+            "informational": {c.key: c.to_dict() for c in self.informational},
         }
 
 
@@ -243,11 +247,19 @@ def rate_criterion(
     )
 
 
-def latency_criterion(ratios: Sequence[float], allowed: float, alpha: float) -> Criterion:
+def latency_criterion(
+    ratios: Sequence[float],
+    allowed: float,
+    alpha: float,
+    *,
+    name: str = "latency ratio (median per call)",
+    key: str = "latency_ratio",
+) -> Criterion:
     """Is the median per-call latency ratio (candidate / primary) at most ``allowed``?
 
     ``ratios`` in the order the calls happened; ``inf`` for a call slower than anything
-    (a timeout, a shadow skipped under load).
+    (a timeout, a shadow skipped under load). ``name`` and ``key``: the same sign test on
+    another per-call ratio (the latency split's execution and queue-wait criteria).
     """
     prior = prior_for(0.5)
     n = len(ratios)
@@ -279,8 +291,8 @@ def latency_criterion(ratios: Sequence[float], allowed: float, alpha: float) -> 
         bounds = median_bounds(list(ratios[:m]), alpha)
         history.append((m, bounds.lower, bounds.upper))
     return Criterion(
-        "latency ratio (median per call)",
-        "latency_ratio",
+        name,
+        key,
         median.estimate,
         median.lower,
         median.upper,
@@ -321,19 +333,28 @@ def floor_criterion(comparisons: int, minimum: int, alpha: float) -> Criterion:
     )
 
 
-def combine(criteria: Sequence[Criterion], alpha: float, thresholds_from: str) -> Verdict:
-    """The verdict of ``criteria``: any proven bad → not_ready; all proven good → ready."""
+def combine(
+    criteria: Sequence[Criterion],
+    alpha: float,
+    thresholds_from: str,
+    informational: Sequence[Criterion] = (),
+) -> Verdict:
+    """The verdict of ``criteria``: any proven bad → not_ready; all proven good → ready.
+
+    ``informational`` criteria are carried along for the reports and never change it.
+    """
+    shown = tuple(informational)
     if any(c.state == "fail" for c in criteria):
-        return Verdict("not_ready", tuple(criteria), alpha, 0, thresholds_from)
+        return Verdict("not_ready", tuple(criteria), alpha, 0, thresholds_from, shown)
     if all(c.state == "pass" for c in criteria):
-        return Verdict("ready", tuple(criteria), alpha, 0, thresholds_from)
+        return Verdict("ready", tuple(criteria), alpha, 0, thresholds_from, shown)
     needs = [
         None if c.samples_needed is None else math.ceil(c.samples_needed / c.share)
         for c in criteria
         if c.state == "undecided"
     ]
     needed = None if any(n is None for n in needs) else max(n for n in needs if n is not None)
-    return Verdict("undecided", tuple(criteria), alpha, needed, thresholds_from)
+    return Verdict("undecided", tuple(criteria), alpha, needed, thresholds_from, shown)
 
 
 __all__ = [

@@ -26,6 +26,12 @@ For each worker and (primary route, candidate route) pair of the records given:
 
   and the ``shadow.min_comparisons`` floor before ``ready``. The report can be read after
   every batch: the chance that a verdict it ever gives is wrong is at most ``alpha``.
+- the **latency split** where the engines report it (:mod:`adapters.timing`): p50 / p95 of
+  each side's queue wait and execution, and two *informational* criteria beside the verdict
+  (never part of it): the median per-call **execution ratio** candidate / primary against
+  ``shadow.max_candidate_p95_ratio`` ("is the engine slower?"), and the median per-call
+  **queue wait** of the candidate in primary latencies against the slowdown the flags allow
+  (``max_candidate_p95_ratio - 1``: "is the queue eating the budget?"). See docs/VERDICT.md.
 
 The thresholds are the worker's current ``shadow`` flags; a worker with no shadow
 configuration any more is judged by the defaults of :class:`~flags.ShadowConfig`.
@@ -62,6 +68,9 @@ from cutover.verdict.criteria import (
     rate_criterion,
 )
 from cutover.verdict.items import NO_ITEMS, ItemsReport, items_report, render_items
+from cutover.verdict.latency import Latency, LatencySplit, percentile
+from cutover.verdict.latency import latency_of as _latency
+from cutover.verdict.split import split_criteria
 from flags import ShadowConfig
 from ground.errors import FlagValidationError
 
@@ -70,19 +79,6 @@ TOP_DIFFS: Final = 5
 
 
 # --- the report's parts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Latency:
-    """p50 and p95 in seconds (``None`` without samples)."""
-
-    p50: float | None
-    p95: float | None
-    samples: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {"p50_s": self.p50, "p95_s": self.p95, "samples": self.samples}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +129,8 @@ class PairReport:
     verdict: Verdict
     items: ItemsReport = NO_ITEMS
     """Batch calls whose items differed: which items, their inputs and diffs, the counts."""
+    split: LatencySplit = field(default_factory=LatencySplit)
+    """Each side's queue wait and execution, over the records that carry them."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -148,6 +146,7 @@ class PairReport:
                 "primary": self.primary_latency.to_dict(),
                 "candidate": self.candidate_latency.to_dict(),
             },
+            "latency_split": self.split.to_dict(),
             "top_mismatches": [group.to_dict() for group in self.top_mismatches],
             "candidate_errors": [group.to_dict() for group in self.candidate_errors],
             "noisy_paths": list(self.noisy_paths),
@@ -196,19 +195,6 @@ class ShadowReport:
 
 
 # --- building ------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """The nearest-rank percentile (``fraction`` 0.95 for p95); ``None`` without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(math.ceil(fraction * len(ordered)) - 1, 0)
-    return ordered[min(rank, len(ordered) - 1)]
-
-
-def _latency(values: Sequence[float]) -> Latency:
-    return Latency(percentile(values, 0.50), percentile(values, 0.95), len(values))
 
 
 def _thresholds(config: ShadowConfig | None, candidate_route: str) -> tuple[ShadowConfig, str]:
@@ -330,7 +316,7 @@ def judge(
     )
     if config.min_comparisons > 0:
         criteria.append(floor_criterion(len(ordered), config.min_comparisons, alpha))
-    return combine(criteria, alpha, source)
+    return combine(criteria, alpha, source, split_criteria(ordered, config))
 
 
 def _pair_report(
@@ -389,6 +375,7 @@ def _pair_report(
         last_at=max(record.created_at for record in records),
         verdict=judge(records, thresholds, source, noisy),
         items=items_report(records),
+        split=LatencySplit.of(records),
     )
 
 
@@ -503,8 +490,13 @@ def _render_pair(pair: PairReport) -> list[str]:
             (name, _duration(lat.p50), _duration(lat.p95), str(lat.samples))
             for name, lat in (
                 ("primary", pair.primary_latency),
+                ("  queue wait", pair.split.primary_queue_wait),
+                ("  execution", pair.split.primary_execution),
                 ("candidate", pair.candidate_latency),
+                ("  queue wait", pair.split.candidate_queue_wait),
+                ("  execution", pair.split.candidate_execution),
             )
+            if lat.samples or not name.startswith(" ")
         ],
         indent="  ",
     )
@@ -514,6 +506,9 @@ def _render_pair(pair: PairReport) -> list[str]:
         lines.append(f"    {criterion.line()}")
         if criterion.history:
             lines.append(f"           upper bound: {sparkline(criterion)}")
+    if pair.verdict.informational:
+        lines.append("  latency split (informational, not part of the verdict):")
+        lines += [f"    {criterion.line()}" for criterion in pair.verdict.informational]
     for title, groups in (
         ("most frequent mismatches", pair.top_mismatches),
         ("candidate errors", pair.candidate_errors),
