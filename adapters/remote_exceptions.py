@@ -9,7 +9,10 @@ dict with :func:`encode_exception`; the caller rebuilds it with :func:`decode_ex
   instance attributes the codec can carry (``e.user``, ``e.limit`` of a custom error);
 - anything else, anything that cannot be rebuilt, and any malformed payload comes back as
   :class:`~ground.errors.RemoteTaskError`, carrying the remote type name and message;
-- the remote traceback is attached as a note (``add_note``), so it prints with the error.
+- the remote traceback is attached as a note (``add_note``), so it prints with the error;
+- the indexes of the batch's items that raised (:mod:`adapters.item_errors`), when the
+  worker knew them, travel in ``failed_items`` and are put back beside the rebuilt exception
+  (never into its type, args or message); a payload without them rebuilds the same.
 
 Only subclasses of :class:`Exception` are rebuilt: a remote ``SystemExit`` or
 ``KeyboardInterrupt`` must not stop the caller's process, so it arrives as a
@@ -19,7 +22,7 @@ The payload::
 
     {"module": "builtins", "qualname": "KeyError", "args": <codec tree of a tuple>,
      "args_carried": true, "attributes": <codec tree of a dict>, "message": "'x'",
-     "traceback": "Traceback (most recent call last): ..."}
+     "traceback": "Traceback (most recent call last): ...", "failed_items": [7]}
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from adapters import codec
+from adapters import codec, item_errors
 from adapters.task_refs import allowed_task_modules, module_is_allowed, resolve_reference
 from ground.errors import ConfigurationError, RemoteTaskError, SerializationError, TaskRefusedError
 from ground.logs import get_logger
@@ -73,7 +76,7 @@ def encode_exception(exc: BaseException) -> dict[str, Any]:
     except SerializationError:
         args = codec.encode((message,))
         args_carried = False
-    return {
+    payload: dict[str, Any] = {
         "module": cls.__module__,
         "qualname": cls.__qualname__,
         "args": args,
@@ -82,6 +85,10 @@ def encode_exception(exc: BaseException) -> dict[str, Any]:
         "message": message,
         "traceback": "".join(traceback.format_exception(exc)),
     }
+    failed = item_errors.failed_items(exc)
+    if failed:
+        payload["failed_items"] = list(failed)
+    return payload
 
 
 # Where our exceptions live, and where they lived before the ground package: a worker of an
@@ -154,8 +161,17 @@ def decode_exception(payload: object, allowed: Sequence[str] | None = None) -> B
     Returns an exception of the original type for builtins and allow-listed modules
     (``allowed`` defaults to ``CUTOVER_TASK_MODULES``), a
     :class:`~ground.errors.RemoteTaskError` otherwise. Never raises, never returns anything
-    but an exception.
+    but an exception. Either way it carries the payload's ``failed_items``
+    (:func:`adapters.item_errors.failed_items`).
     """
+    exc = _decode(payload, allowed)
+    failed = payload.get("failed_items") if isinstance(payload, dict) else None
+    if isinstance(failed, list):
+        item_errors.mark(exc, failed)
+    return exc
+
+
+def _decode(payload: object, allowed: Sequence[str] | None) -> BaseException:
     if not isinstance(payload, dict):
         return _fail("<unknown>", f"malformed remote exception payload: {payload!r:.200}", "")
     module = payload.get("module")

@@ -8,7 +8,9 @@ Before anything is sent, the call checks what can be checked locally: the argume
 validation), the task function's portability (:class:`NotPortableError`) and the engine's
 reachability (:class:`EngineUnavailableError`, safe to fall back), and that every batch of the
 first window encodes (:class:`SerializationError` with none of them sent). Once a message is sent,
-failures are never retried elsewhere by this engine: they propagate.
+failures are never retried elsewhere by this engine: they propagate. A task function's
+exception arrives with its own type and message, and beside it the indexes in the call's
+input of the items that raised (:func:`adapters.item_errors.failed_items`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from adapters import timing
+from adapters import item_errors, timing
 from adapters.base import DEFAULT_OPTIONS, CallOptions, EngineHealth, TaskFunc, ZeroArgTask
 from adapters.celery.backend import EXECUTION_S_KEY
 from adapters.celery.publisher import OutgoingMessage, Publisher, PublishFailed
@@ -357,7 +359,12 @@ class CeleryEngine:
                         raise incomplete(InFlightLostError, str(future.exception()))
                     index, _, sent_at = in_flight.pop(future)
                     meta = future.result()
-                    results[index] = self._outcome(meta)
+                    try:
+                        results[index] = self._outcome(meta)
+                    except Exception as exc:
+                        # The worker named the failing items within their batch.
+                        item_errors.shift(exc, sum(len(batch) for batch in batches[:index]))
+                        raise
                     timing.report(
                         self.name,
                         progress_at - sent_at,

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from adapters import item_errors
+
 T = TypeVar("T")
 
 _local = threading.local()
@@ -50,16 +52,12 @@ async def gather_or_cancel(*coroutines: Awaitable[Any]) -> list[Any]:
 
     On the legacy route the siblings of a failed item keep running on the caller's loop.
     In a worker they would leak into the *next* batch run on the same loop, so they are
-    cancelled and awaited before the exception leaves.
+    cancelled and awaited before the exception leaves. The exception leaves marked with the
+    indexes of the items that raised (:mod:`adapters.item_errors`), its type and message
+    untouched.
     """
     tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    return await item_errors.gather_marked(tasks)
 
 
 def close() -> None:

@@ -26,8 +26,9 @@ Errors, translated at this boundary:
 
 - an exception raised by the task function reaches the caller with its own type and message
   (Ray's ``RayTaskError`` is unwrapped to its ``cause``; the remote traceback is attached as a
-  note). One that cannot cross (not picklable, or a ``BaseException`` such as ``SystemExit``)
-  arrives as :class:`~ground.errors.RemoteTaskError`;
+  note), and beside it the indexes in the call's input of the items that raised
+  (:func:`adapters.item_errors.failed_items`). One that cannot cross (not picklable, or a
+  ``BaseException`` such as ``SystemExit``) arrives as :class:`~ground.errors.RemoteTaskError`;
 - a dead worker process is re-run by Ray up to ``CUTOVER_RAY_MAX_RETRIES`` times; past that,
   and for every other Ray failure (node died, out of memory, object lost),
   :class:`~ground.errors.EngineError`; Ray unreachable at start:
@@ -62,7 +63,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters import timing
+from adapters import item_errors, timing
 from adapters.base import (
     DEFAULT_OPTIONS,
     CallOptions,
@@ -245,7 +246,9 @@ class RayEngine:
         def submit(index: int) -> Any:
             return batch_fn.remote(task, allowed, batches[index])
 
-        results = await self._run_window(submit, len(batches), max_concurrent, options, timed=True)
+        results = await self._run_window(
+            submit, len(batches), max_concurrent, options, timed=True, unit_size=batch_size
+        )
         return [value for batch_results in results for value in batch_results]
 
     async def run_pipeline(
@@ -271,7 +274,7 @@ class RayEngine:
                 output = stage_fn.remote(task, allowed, output)  # the previous ObjectRef
             return output
 
-        results = await self._run_window(submit, len(chunks), len(chunks), options)
+        results = await self._run_window(submit, len(chunks), len(chunks), options, unit_size=size)
         return [value for chunk_results in results for value in chunk_results]
 
     async def run_task(self, task: ZeroArgTask, options: CallOptions = DEFAULT_OPTIONS) -> Any:
@@ -309,21 +312,28 @@ class RayEngine:
         options: CallOptions,
         *,
         timed: bool = False,
+        unit_size: int = 0,
     ) -> list[Any]:
         """``count`` remote units, at most ``window`` in flight, taken in order; results in order.
 
         ``window`` lanes each take the next unsubmitted index, submit it, await it (retrying
         as the policy says) and take the next. The first failure cancels the other lanes.
         ``timed``: the units return ``(results, execution_s)`` (``execute_batch_timed``).
+        ``unit_size``: items per unit, so that the failing items a unit's exception names
+        (within the unit) become indexes in the call (:mod:`adapters.item_errors`).
         """
         results: list[Any] = [None] * count
         indices = iter(range(count))
 
         async def lane() -> None:
             for index in indices:
-                results[index] = await self._run_remote(
-                    functools.partial(submit, index), options, timed=timed
-                )
+                try:
+                    results[index] = await self._run_remote(
+                        functools.partial(submit, index), options, timed=timed
+                    )
+                except Exception as exc:
+                    item_errors.shift(exc, index * unit_size)
+                    raise
 
         lanes = [asyncio.ensure_future(lane()) for _ in range(min(window, count))]
         try:

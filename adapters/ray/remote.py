@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from adapters import item_errors
 from adapters.task_refs import resolve_task
 
 T = TypeVar("T")
@@ -81,17 +82,27 @@ def _discard_loop(loop: asyncio.AbstractEventLoop) -> None:
 async def gather_or_cancel(
     func: Callable[[Any], Awaitable[Any]], items: Sequence[Any]
 ) -> list[Any]:
-    """``[await func(x) for x in items]`` run concurrently; the first exception cancels the rest."""
+    """``[await func(x) for x in items]`` run concurrently; the first exception cancels the rest.
+
+    The exception leaves marked with the indexes (in this batch) of the items that raised
+    (:mod:`adapters.item_errors`), its type and message untouched.
+    """
     tasks: list[asyncio.Future[Any]] = []
     try:
         for item in items:
             tasks.append(asyncio.ensure_future(func(item)))
-        return list(await asyncio.gather(*tasks))
+    except Exception as exc:  # ``func`` raised before returning an awaitable
+        item_errors.mark(exc, [len(tasks)])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    return await item_errors.gather_marked(tasks)
 
 
 async def _call(task: Callable[[], Awaitable[T]]) -> T:
