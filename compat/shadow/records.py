@@ -86,6 +86,9 @@ class ShadowRecord:
     For a batch (a batched map, a pipeline, a handler) whose results differ item by item,
     ``item_mismatches`` names the first differing items (index, redacted input, diff lines)
     and ``mismatched_items`` counts them all (both empty otherwise, and in older records).
+    When a side raised, ``failed_items`` names the items a remote engine reported as raising
+    (index, redacted input, one line per side: ``candidate raised ValueError: ...``); a legacy
+    side reports none, so it is empty when only legacy raised (and in older records).
 
     The latency split (:mod:`adapters.timing`): ``*_queue_wait_s`` + ``*_execution_s`` is the
     side's latency, cut in the proportion its remote batches waited (publish -> start: the
@@ -119,6 +122,7 @@ class ShadowRecord:
     candidate_execution_s: float | None = None
     primary_batches: int = 0
     candidate_batches: int = 0
+    failed_items: tuple[ItemMismatch, ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -129,6 +133,7 @@ class ShadowRecord:
         object.__setattr__(self, "diffs", tuple(str(line) for line in self.diffs))
         object.__setattr__(self, "noisy_paths", tuple(str(path) for path in self.noisy_paths))
         object.__setattr__(self, "item_mismatches", tuple(self.item_mismatches))
+        object.__setattr__(self, "failed_items", tuple(self.failed_items))
 
     @property
     def agreed(self) -> bool:
@@ -163,6 +168,7 @@ class ShadowRecord:
             "candidate_execution_s": self.candidate_execution_s,
             "primary_batches": self.primary_batches,
             "candidate_batches": self.candidate_batches,
+            "failed_items": [item.to_dict() for item in self.failed_items],
         }
 
     @classmethod
@@ -192,7 +198,7 @@ class ShadowRecord:
                 items=_integer(data, "items"),
                 created_at=_number(data, "created_at"),
                 skipped=_integer(data, "skipped") if data.get("skipped") is not None else 0,
-                item_mismatches=_item_mismatches(data),
+                item_mismatches=_item_mismatches(data, "item_mismatches"),
                 mismatched_items=_integer(data, "mismatched_items")
                 if "mismatched_items" in data
                 else 0,
@@ -202,6 +208,7 @@ class ShadowRecord:
                 candidate_execution_s=_optional_number(data, "candidate_execution_s"),
                 primary_batches=_optional_integer(data, "primary_batches"),
                 candidate_batches=_optional_integer(data, "candidate_batches"),
+                failed_items=_item_mismatches(data, "failed_items"),
             )
         except KeyError as exc:
             raise InvalidArgumentError(f"shadow record without {exc.args[0]!r}") from None
@@ -210,10 +217,10 @@ class ShadowRecord:
 FIELDS: Final = tuple(f.name for f in fields(ShadowRecord))
 
 
-def _item_mismatches(data: Mapping[str, Any]) -> tuple[ItemMismatch, ...]:
-    value = data.get("item_mismatches") or ()
+def _item_mismatches(data: Mapping[str, Any], name: str) -> tuple[ItemMismatch, ...]:
+    value = data.get(name) or ()
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise _bad("item_mismatches", value, "a list of objects")
+        raise _bad(name, value, "a list of objects")
     return tuple(ItemMismatch.from_dict(item) for item in value)
 
 

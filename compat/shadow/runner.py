@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters import timing
+from adapters import item_errors, timing
 from adapters.registry import get_engine
 from adapters.timing import BatchTiming, TimingSummary
 from compat import metrics
@@ -403,6 +403,11 @@ class ShadowRunner:
             candidate_execution_s=candidate_run,
             primary_batches=primary_batches,
             candidate_batches=candidate_batches,
+            failed_items=failed_items(
+                {"primary": primary.error, "candidate": candidate.error},
+                work.sample_input if work.operation in ITEMIZED_OPERATIONS else None,
+                config.redact,
+            ),
         )
         metrics.count(f"shadow_{outcome}", worker_id, config.route)
         self.recorder.record(record)
@@ -433,6 +438,36 @@ def item_mismatches(
             diffs=redact(item.diffs, redact_paths),
         )
         for item in per_item.differences
+    )
+
+
+def failed_items(
+    errors: dict[str, BaseException | None], inputs: Any, redact_paths: tuple[str, ...]
+) -> tuple[ItemMismatch, ...]:
+    """The items a side's engine named as raising (:mod:`adapters.item_errors`), by index,
+    each with its own input and one line per side that raised it, redacted like the rest.
+
+    Only remote engines name items; a legacy side's error names none (its hot path is the
+    legacy code, untouched), so a call where only legacy raised names no item.
+    """
+    lines: dict[int, list[str]] = {}
+    for side, error in errors.items():
+        if error is None:
+            continue
+        for index in item_errors.failed_items(error):
+            lines.setdefault(index, []).append(
+                f"$[{index}]: {side} raised {describe_exception(error)}"
+            )
+    sized = isinstance(inputs, list | tuple)
+    return tuple(
+        ItemMismatch(
+            index=index,
+            input=redact_item(inputs[index], index, redact_paths)
+            if sized and index < len(inputs)
+            else None,
+            diffs=redact(lines[index], redact_paths),
+        )
+        for index in sorted(lines)
     )
 
 

@@ -86,3 +86,12 @@ async def off_by_one_in_worker_for_odd(item: dict[str, int]) -> int:
     """``item["n"]`` in the caller; one more in a worker process, for odd ``n`` only."""
     n = item["n"]
     return n if in_caller() or n % 2 == 0 else n + 1
+
+
+@shadow_safe
+async def item_7_refused_in_worker(item: dict[str, object]) -> object:
+    """Raises ``ValueError`` for the item numbered 7 in a worker process; returns the item's
+    number everywhere else (and in the caller)."""
+    if item["n"] == 7 and not in_caller():
+        raise ValueError(f"item {item['n']} refused")
+    return item["n"]

@@ -1,0 +1,104 @@
+"""Shadow records name the items that raised, with their redacted input, on real engines.
+
+A batch of 12 where item 7 raises ``ValueError`` only in a worker (Celery prefork, local
+Ray): as the candidate, the record names index 7 with its input (the card number hidden);
+as the primary, the caller still gets the task's own ``ValueError`` with legacy's message,
+and the record names index 7 on the primary's side. Legacy names no items (its hot path is
+untouched), so a failure only legacy saw names none.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import compat
+import flags
+from compat.shadow.recorders import MemoryShadowRecorder
+from compat.shadow.records import CANDIDATE_ERROR, MISMATCH, ItemMismatch, ShadowRecord
+from compat.shadow.redact import REDACTED
+from compat.shadow.runner import ShadowRunner
+from tests.compat import shadow_tasks
+from tests.compat.conftest import SetFlags
+from tests.compat.shadow.strategies import make_record
+
+pytestmark = pytest.mark.usefixtures("live_engines")
+
+WORKER = "equiv"
+ITEMS = [{"n": i, "card": f"4111-0000-0000-{i:04d}"} for i in range(12)]
+BATCH_SIZE = 5  # item 7 is the third of the second batch
+REDACT = ("$[*].card",)
+
+
+@pytest.fixture(autouse=True)
+def caller_pid() -> Iterator[None]:
+    """Mark this process as the caller (workers see ``None``)."""
+    shadow_tasks.CALLER_PID = os.getpid()
+    yield
+    shadow_tasks.CALLER_PID = None
+
+
+async def shadowed_call(set_flags: SetFlags, primary: str, candidate: str) -> tuple[Any, Any]:
+    """One shadowed batch call; ``(result or raised exception, the record)``."""
+    recorder = MemoryShadowRecorder()
+    runner = ShadowRunner(recorder=recorder)
+    config = flags.ShadowConfig(route=candidate, sample=1.0, timeout_s=20.0, redact=REDACT)
+    set_flags({WORKER: flags.FlagRecord(route=primary, shadow=config)}, shadows=runner)
+    optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+    outcome: Any
+    try:
+        outcome = await optimizer.optimize_batch_processing(
+            ITEMS, shadow_tasks.item_7_refused_in_worker, BATCH_SIZE, 2
+        )
+    except ValueError as exc:
+        outcome = exc
+    await runner.drain(30)
+    [record] = recorder.read(WORKER)
+    return outcome, record
+
+
+def named_item_7(record: ShadowRecord, side: str) -> None:
+    """The record names item 7 alone, input redacted, with the side that raised it."""
+    [item] = record.failed_items
+    assert 7 == item.index
+    assert {"n": 7, "card": REDACTED} == item.input
+    assert (f"$[7]: {side} raised ValueError: item 7 refused",) == item.diffs
+    assert "4111" not in str(record.to_dict())
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_a_candidate_failing_on_item_7_is_named_with_its_redacted_input(
+    set_flags: SetFlags, candidate: str
+) -> None:
+    """Legacy primary returns; the remote candidate raises on item 7 of 12: the record says
+    candidate_error and names index 7 with its redacted input."""
+    value, record = await shadowed_call(set_flags, "legacy", candidate)
+    assert list(range(12)) == value
+    assert CANDIDATE_ERROR == record.outcome
+    assert "ValueError: item 7 refused" == record.candidate_error
+    named_item_7(record, "candidate")
+
+
+@pytest.mark.parametrize("primary", ["celery", "ray"])
+async def test_a_shadowed_remote_primary_failing_on_item_7_keeps_the_callers_exception(
+    set_flags: SetFlags, primary: str
+) -> None:
+    """The caller gets the task's ValueError, type, args and message unchanged; the record
+    (legacy candidate returned) names index 7 on the primary's side."""
+    raised, record = await shadowed_call(set_flags, primary, "legacy")
+    assert isinstance(raised, ValueError)
+    assert (ValueError, ("item 7 refused",)) == (type(raised), raised.args)
+    assert MISMATCH == record.outcome
+    named_item_7(record, "primary")
+
+
+def test_failed_items_round_trip_and_older_records_read_without_them() -> None:
+    """The field survives JSON; a record written before it reads with none."""
+    failed = (ItemMismatch(7, {"n": 7}, ("$[7]: candidate raised ValueError: x",)),)
+    record = make_record(outcome=CANDIDATE_ERROR, failed_items=failed)
+    assert record == ShadowRecord.from_dict(record.to_dict())
+    older = {k: v for k, v in record.to_dict().items() if k != "failed_items"}
+    assert () == ShadowRecord.from_dict(older).failed_items
