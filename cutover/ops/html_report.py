@@ -32,7 +32,7 @@ from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
 from cutover.ops.rollout import describe_plan, plan_of, position
 from cutover.ops.svg import Series, histogram_chart, line_chart
 from cutover.verdict.criteria import Criterion
-from cutover.verdict.items import ItemsReport
+from cutover.verdict.items import FailuresReport, ItemsReport
 from cutover.verdict.report import DiffGroup, PairReport, build_report, state_text
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import AuditEntry, FlagStore
@@ -404,6 +404,32 @@ def _items_table(report: ItemsReport) -> str:
     )
 
 
+def _failures_table(report: FailuresReport) -> str:
+    """Batch calls in which a side raised: per call the items its engine named (index,
+    redacted input, which side raised what)."""
+    if not report.calls:
+        return ""
+    rows = []
+    for call in report.newest:
+        rows.append(
+            f'<tr class="call"><td colspan="3"><strong>{_e(call.operation)} call '
+            f"{_e(call.call_id)}</strong> ({_e(call.outcome)}): {len(call.failed)} of "
+            f"{call.items} items raised</td></tr>"
+        )
+        rows.extend(
+            f'<tr class="item"><td class="num">{item.index}</td>'
+            f"<td><pre>{_e(_sample(item.input))}</pre></td>"
+            f"<td><pre>{_e(chr(10).join(item.diffs))}</pre></td></tr>"
+            for item in call.failed
+        )
+    return (
+        f'<h3>Items that raised</h3><p class="muted">{report.failed_items} item(s) in '
+        f"{report.calls} batch call(s); newest {len(report.newest)} shown</p>"
+        f'<table class="items"><tr><th>item</th><th>input</th><th>raised</th></tr>'
+        f"{''.join(rows)}</table>"
+    )
+
+
 def _latency_table(pair: PairReport | None) -> str:
     if pair is None:
         return ""
@@ -485,6 +511,7 @@ def _section(view: WorkerView, now: float) -> str:
             _groups_table("Top mismatch diffs", view.pair.top_mismatches)
             + _items_table(view.pair.items)
             + _groups_table("Candidate errors", view.pair.candidate_errors)
+            + _failures_table(view.pair.failures)
         )
         if not diffs:
             diffs = '<h3>Top mismatch diffs</h3><p class="muted">no mismatch recorded</p>'

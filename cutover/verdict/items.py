@@ -7,6 +7,10 @@ the first differing items' index, redacted input and diff lines; ``mismatched_it
 many differed in all); this module picks the newest such calls of a route pair and renders
 them for the terminal (the HTML report renders the same data its own way). Everything shown
 was redacted when the record was made.
+
+Likewise for partial batch failures: when a side raised, a remote engine names the items that
+raised (``failed_items`` on the record: index, redacted input, which side raised what), and
+:func:`failures_report` / :func:`render_failures` show the newest such calls.
 """
 
 from __future__ import annotations
@@ -110,6 +114,96 @@ def _count(record: ShadowRecord) -> int:
     return max(record.mismatched_items, len(record.item_mismatches))
 
 
+@dataclass(frozen=True, slots=True)
+class FailedCall:
+    """One batch call in which a side raised, and the items its engine named as raising."""
+
+    call_id: str
+    operation: str
+    outcome: str
+    created_at: float
+    items: int
+    failed: tuple[ItemMismatch, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "call_id": self.call_id,
+            "operation": self.operation,
+            "outcome": self.outcome,
+            "created_at": self.created_at,
+            "items": self.items,
+            "failed_items": [item.to_dict() for item in self.failed],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FailuresReport:
+    """Which items raised, over a route pair's batch calls in which a side raised.
+
+    Only remote engines name the items (:mod:`adapters.item_errors`); a failure only a
+    legacy side saw names none and is not counted here (its error is in the error groups).
+    """
+
+    calls: int = 0
+    failed_items: int = 0
+    newest: tuple[FailedCall, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "calls": self.calls,
+            "failed_items": self.failed_items,
+            "newest": [call.to_dict() for call in self.newest],
+        }
+
+
+NO_FAILURES: Final = FailuresReport()
+
+
+def failures_report(records: Sequence[ShadowRecord]) -> FailuresReport:
+    """The calls of ``records`` (one route pair) whose failing items were named."""
+    failing = [record for record in records if record.failed_items]
+    if not failing:
+        return NO_FAILURES
+    failing.sort(key=lambda record: record.created_at, reverse=True)
+    return FailuresReport(
+        calls=len(failing),
+        failed_items=sum(len(record.failed_items) for record in failing),
+        newest=tuple(
+            FailedCall(
+                call_id=record.call_id,
+                operation=record.operation,
+                outcome=record.outcome,
+                created_at=record.created_at,
+                items=record.items,
+                failed=record.failed_items[:ITEMS_SHOWN],
+            )
+            for record in failing[:CALLS_SHOWN]
+        ),
+    )
+
+
+def render_failures(report: FailuresReport) -> list[str]:
+    """The terminal lines of a pair's failing items (none when no engine named any)."""
+    if not report.calls:
+        return []
+    lines = [
+        "",
+        f"  items that raised: {report.failed_items} in {report.calls} batch call(s); "
+        f"newest {len(report.newest)}:",
+    ]
+    for call in report.newest:
+        lines.append(
+            f"    {call.operation} call {call.call_id} ({call.outcome}): "
+            f"{len(call.failed)} of {call.items} items raised"
+        )
+        for item in call.failed:
+            lines.append(f"      item {item.index}, input {sample_text(item.input)}")
+            lines.extend(f"        {line}" for line in item.diffs)
+    return lines
+
+
 def sample_text(value: Any, limit: int = 100) -> str:
     """A redacted input as one line of JSON, cut at ``limit`` characters."""
     text = json.dumps(value, ensure_ascii=False, default=repr)
@@ -141,10 +235,15 @@ def render_items(report: ItemsReport) -> list[str]:
 __all__ = [
     "CALLS_SHOWN",
     "ITEMS_SHOWN",
+    "NO_FAILURES",
     "NO_ITEMS",
     "BatchItems",
+    "FailedCall",
+    "FailuresReport",
     "ItemsReport",
+    "failures_report",
     "items_report",
+    "render_failures",
     "render_items",
     "sample_text",
 ]

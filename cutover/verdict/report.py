@@ -67,7 +67,16 @@ from cutover.verdict.criteria import (
     percent,
     rate_criterion,
 )
-from cutover.verdict.items import NO_ITEMS, ItemsReport, items_report, render_items
+from cutover.verdict.items import (
+    NO_FAILURES,
+    NO_ITEMS,
+    FailuresReport,
+    ItemsReport,
+    failures_report,
+    items_report,
+    render_failures,
+    render_items,
+)
 from cutover.verdict.latency import Latency, LatencySplit, percentile
 from cutover.verdict.latency import latency_of as _latency
 from cutover.verdict.split import split_criteria
@@ -131,6 +140,8 @@ class PairReport:
     """Batch calls whose items differed: which items, their inputs and diffs, the counts."""
     split: LatencySplit = field(default_factory=LatencySplit)
     """Each side's queue wait and execution, over the records that carry them."""
+    failures: FailuresReport = NO_FAILURES
+    """Batch calls in which a side raised: the items its (remote) engine named as raising."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -157,6 +168,7 @@ class PairReport:
             "first_at": self.first_at,
             "last_at": self.last_at,
             "item_mismatches": self.items.to_dict(),
+            "failed_items": self.failures.to_dict(),
             # "verdict", "ready", "alpha", "samples_needed", "thresholds_from", "criteria"
             **self.verdict.to_dict(),
         }
@@ -376,6 +388,7 @@ def _pair_report(
         verdict=judge(records, thresholds, source, noisy),
         items=items_report(records),
         split=LatencySplit.of(records),
+        failures=failures_report(records),
     )
 
 
@@ -522,6 +535,7 @@ def _render_pair(pair: PairReport) -> list[str]:
                     f"             input ({group.call_id}): {_sample(group.sample_input)}",
                 ]
     lines += render_items(pair.items)
+    lines += render_failures(pair.failures)
     if pair.noisy_paths:
         lines += ["", "  noisy paths (learned, ignored): " + ", ".join(pair.noisy_paths)]
     return lines

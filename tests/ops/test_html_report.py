@@ -133,6 +133,21 @@ def cutover_week(
             created_at=time.time(),
         )
     )
+    recorder.record(
+        make_record(
+            worker="billing",
+            call_id="billing-failed-batch",
+            outcome="candidate_error",
+            items=12,
+            candidate_error="ValueError: item 7 refused",
+            failed_items=(
+                ItemMismatch(
+                    7, {"note": HOSTILE_ITEM}, ("$[7]: candidate raised ValueError: item 7",)
+                ),
+            ),
+            created_at=time.time(),
+        )
+    )
     assert recorder.flush(10.0)
     mail_gate = ShadowConfig(
         route="ray", min_comparisons=100, max_mismatch_rate=0.05, max_candidate_error_rate=0.05
@@ -166,6 +181,11 @@ def test_the_page_is_self_contained_and_escapes_everything(
     assert HOSTILE in page.text("billing")
     assert "&lt;b onmouseover=alert(2)&gt;item input&lt;/b&gt;" in text
     assert 0 == page.section_tags["billing"]["b"]
+    billing = page.text("billing")
+    assert "Items that raised" in billing
+    assert "batch call billing-failed-batch (candidate_error): 1 of 12 items raised" in billing
+    assert "$[7]: candidate raised ValueError: item 7" in billing
+    assert "Items that raised" not in page.text("mail")
 
 
 def test_match_rate_series_bins_records_by_time() -> None:

@@ -213,6 +213,78 @@ def test_report_without_differing_items_says_nothing_about_items(
     assert {"calls": 0, "mismatched_items": 0, "items": 0, "newest": []} == pair["item_mismatches"]
 
 
+def write_batch_failure() -> None:
+    """`billing` flags, 5 matches and one batch call of 12 items whose candidate raised on
+    item 7 (as the shadow runner records it from a remote engine, input already redacted)."""
+    write_records()
+    recorder = open_recorder(None)
+    recorder.record(
+        make_record(
+            worker="billing",
+            call_id="batch-9",
+            outcome="candidate_error",
+            items=12,
+            candidate_error="ValueError: item 7 refused",
+            failed_items=(
+                ItemMismatch(
+                    7,
+                    {"n": 7, "card": "[REDACTED]"},
+                    ("$[7]: candidate raised ValueError: item 7 refused",),
+                ),
+            ),
+            created_at=time.time() + 1,
+        )
+    )
+    assert recorder.flush()
+    recorder.close()
+
+
+def test_report_shows_which_items_of_a_batch_raised(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch call whose candidate raised on item 7: the terminal report names the call,
+    item 7 with its redacted input and the side that raised it; --json carries the same
+    under ``failed_items``. Before, only the error's type and message were shown."""
+    write_batch_failure()
+    status, out, _ = run(capsys, "shadow", "report", "billing")
+    assert 0 == status
+    lines = out.splitlines()
+    start = lines.index("  items that raised: 1 in 1 batch call(s); newest 1:")
+    assert [
+        "    batch call batch-9 (candidate_error): 1 of 12 items raised",
+        '      item 7, input {"n": 7, "card": "[REDACTED]"}',
+        "        $[7]: candidate raised ValueError: item 7 refused",
+    ] == lines[start + 1 : start + 4]
+
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json")
+    (pair,) = json.loads(out)["pairs"]
+    failed = pair["failed_items"]
+    assert (1, 1) == (failed["calls"], failed["failed_items"])
+    (call,) = failed["newest"]
+    assert ("batch-9", 12) == (call["call_id"], call["items"])
+    assert [
+        {
+            "index": 7,
+            "input": {"n": 7, "card": "[REDACTED]"},
+            "diffs": ["$[7]: candidate raised ValueError: item 7 refused"],
+        }
+    ] == call["failed_items"]
+
+
+def test_report_without_failing_items_says_nothing_about_them(
+    cutover_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No record names failing items (older records, legacy-only failures): no section,
+    and --json reports zero calls rather than leaving the key out."""
+    write_records()
+    status, out, _ = run(capsys, "shadow", "report", "billing")
+    assert (0, False) == (status, "items that raised" in out)
+    status, out, _ = run(capsys, "shadow", "report", "billing", "--json")
+    assert 0 == status
+    (pair,) = json.loads(out)["pairs"]
+    assert {"calls": 0, "failed_items": 0, "newest": []} == pair["failed_items"]
+
+
 def test_no_records(cutover_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing recorded yet: a one-line answer and status 0."""
     status, out, _ = run(capsys, "shadow", "report")
