@@ -14,7 +14,6 @@ shown, never run.
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import time
@@ -29,10 +28,10 @@ from compat.shadow.records import AGREEMENTS, CANDIDATE_TIMEOUT, OUTCOMES, Shado
 from cutover import __version__
 from cutover.display import show_value
 from cutover.ops.evidence import candidate_of, evidence_for, thresholds_of
+from cutover.ops.html_items import failures_table, items_table, sample
 from cutover.ops.rollout import describe_plan, plan_of, position
 from cutover.ops.svg import Series, histogram_chart, line_chart
 from cutover.verdict.criteria import Criterion
-from cutover.verdict.items import FailuresReport, ItemsReport
 from cutover.verdict.report import DiffGroup, PairReport, build_report, state_text
 from flags.model import FlagRecord, ShadowConfig
 from flags.store import AuditEntry, FlagStore
@@ -190,11 +189,6 @@ def _routing(record: FlagRecord) -> str:
     if off_base >= 100:
         return f"every call on {record.route}"
     return f"{off_base:g}% on {record.route}, {100 - off_base:g}% on {record.base}"
-
-
-def _sample(value: Any, limit: int = 300) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -367,66 +361,13 @@ def _groups_table(title: str, groups: Sequence[DiffGroup]) -> str:
         return ""
     rows = "".join(
         f'<tr><td class="num">{g.count}</td><td><pre>{_e(g.signature)}</pre></td>'
-        f"<td><pre>{_e(g.example)}</pre></td><td><pre>{_e(_sample(g.sample_input))}</pre>"
+        f"<td><pre>{_e(g.example)}</pre></td><td><pre>{_e(sample(g.sample_input))}</pre>"
         f'<span class="muted">{_e(g.call_id)}</span></td></tr>'
         for g in groups
     )
     return (
         f'<h3>{_e(title)}</h3><table class="diffs"><tr><th>count</th><th>kind</th>'
         f"<th>example</th><th>sample input</th></tr>{rows}</table>"
-    )
-
-
-def _items_table(report: ItemsReport) -> str:
-    """Batch calls whose items differed: per call the counts, then each item shown (index,
-    redacted input, its diff lines)."""
-    if not report.calls:
-        return ""
-    rows = []
-    for call in report.newest:
-        more = f"; {call.not_shown} more not recorded one by one" if call.not_shown else ""
-        rows.append(
-            f'<tr class="call"><td colspan="3"><strong>{_e(call.operation)} call '
-            f"{_e(call.call_id)}</strong> ({_e(call.outcome)}): {call.mismatched_items} of "
-            f"{call.items} items differ{_e(more)}</td></tr>"
-        )
-        rows.extend(
-            f'<tr class="item"><td class="num">{item.index}</td>'
-            f"<td><pre>{_e(_sample(item.input))}</pre></td>"
-            f"<td><pre>{_e(chr(10).join(item.diffs))}</pre></td></tr>"
-            for item in call.shown
-        )
-    return (
-        f'<h3>Items that differed</h3><p class="muted">{report.mismatched_items} of '
-        f"{report.items} items in {report.calls} batch call(s); newest "
-        f'{len(report.newest)} shown</p><table class="items"><tr><th>item</th><th>input</th>'
-        f"<th>differences</th></tr>{''.join(rows)}</table>"
-    )
-
-
-def _failures_table(report: FailuresReport) -> str:
-    """Batch calls in which a side raised: per call the items its engine named (index,
-    redacted input, which side raised what)."""
-    if not report.calls:
-        return ""
-    rows = []
-    for call in report.newest:
-        rows.append(
-            f'<tr class="call"><td colspan="3"><strong>{_e(call.operation)} call '
-            f"{_e(call.call_id)}</strong> ({_e(call.outcome)}): {len(call.failed)} of "
-            f"{call.items} items raised</td></tr>"
-        )
-        rows.extend(
-            f'<tr class="item"><td class="num">{item.index}</td>'
-            f"<td><pre>{_e(_sample(item.input))}</pre></td>"
-            f"<td><pre>{_e(chr(10).join(item.diffs))}</pre></td></tr>"
-            for item in call.failed
-        )
-    return (
-        f'<h3>Items that raised</h3><p class="muted">{report.failed_items} item(s) in '
-        f"{report.calls} batch call(s); newest {len(report.newest)} shown</p>"
-        f'<table class="items"><tr><th>item</th><th>input</th><th>raised</th></tr>'
-        f"{''.join(rows)}</table>"
     )
 
 
@@ -509,9 +450,9 @@ def _section(view: WorkerView, now: float) -> str:
     if view.pair is not None:
         diffs = (
             _groups_table("Top mismatch diffs", view.pair.top_mismatches)
-            + _items_table(view.pair.items)
+            + items_table(view.pair.items)
             + _groups_table("Candidate errors", view.pair.candidate_errors)
-            + _failures_table(view.pair.failures)
+            + failures_table(view.pair.failures)
         )
         if not diffs:
             diffs = '<h3>Top mismatch diffs</h3><p class="muted">no mismatch recorded</p>'

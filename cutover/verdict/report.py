@@ -58,6 +58,7 @@ from compat.shadow.records import (
     OUTCOMES,
     ShadowRecord,
 )
+from cutover.verdict import items as per_item
 from cutover.verdict.criteria import (
     Criterion,
     Verdict,
@@ -66,16 +67,6 @@ from cutover.verdict.criteria import (
     latency_criterion,
     percent,
     rate_criterion,
-)
-from cutover.verdict.items import (
-    NO_FAILURES,
-    NO_ITEMS,
-    FailuresReport,
-    ItemsReport,
-    failures_report,
-    items_report,
-    render_failures,
-    render_items,
 )
 from cutover.verdict.latency import Latency, LatencySplit, percentile
 from cutover.verdict.latency import latency_of as _latency
@@ -136,11 +127,11 @@ class PairReport:
     first_at: float
     last_at: float
     verdict: Verdict
-    items: ItemsReport = NO_ITEMS
+    items: per_item.ItemsReport = per_item.NO_ITEMS
     """Batch calls whose items differed: which items, their inputs and diffs, the counts."""
     split: LatencySplit = field(default_factory=LatencySplit)
     """Each side's queue wait and execution, over the records that carry them."""
-    failures: FailuresReport = NO_FAILURES
+    failures: per_item.FailuresReport = per_item.NO_FAILURES
     """Batch calls in which a side raised: the items its (remote) engine named as raising."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -386,9 +377,9 @@ def _pair_report(
         first_at=min(record.created_at for record in records),
         last_at=max(record.created_at for record in records),
         verdict=judge(records, thresholds, source, noisy),
-        items=items_report(records),
+        items=per_item.items_report(records),
         split=LatencySplit.of(records),
-        failures=failures_report(records),
+        failures=per_item.failures_report(records),
     )
 
 
@@ -534,8 +525,7 @@ def _render_pair(pair: PairReport) -> list[str]:
                     f"             e.g. {group.example}",
                     f"             input ({group.call_id}): {_sample(group.sample_input)}",
                 ]
-    lines += render_items(pair.items)
-    lines += render_failures(pair.failures)
+    lines += per_item.render_items(pair.items) + per_item.render_failures(pair.failures)
     if pair.noisy_paths:
         lines += ["", "  noisy paths (learned, ignored): " + ", ".join(pair.noisy_paths)]
     return lines
