@@ -12,8 +12,10 @@ key of its own (its dunder name keeps it out of the carried instance attributes)
 - the caller's engine adds the batch's offset once (:func:`shift`), so what the caller and
   the shadow record read (:func:`failed_items`) are indexes in the call's input.
 
-The legacy engine marks nothing: its hot path stays exactly the legacy code, so a legacy side
-reads ``()`` (unknown) and a record names only what a remote side reported.
+The legacy engine marks nothing: its hot path stays exactly the legacy code, and what it
+raises reads ``()`` (unknown). Only when a batched map is shadowed does the shim run its
+legacy side (primary or shadow) on :class:`adapters.legacy.marked.MarkedLegacyEngine`, which
+names the item whose exception propagated.
 """
 
 from __future__ import annotations

@@ -34,13 +34,20 @@ from time import perf_counter
 from typing import Any
 
 import flags
+from adapters.base import DEFAULT_OPTIONS
+from adapters.legacy.marked import MARKED_LEGACY
 from adapters.registry import get_engine
 from adapters.timing import BatchTiming
 from adapters.timing import collect as collect_timings
 from compat import calllog, metrics
 from compat.calllog import CALL_LOG_LEVEL_ENV
 from compat.identity import next_call_id
-from compat.shadow.runner import ShadowRunner, ShadowSet, get_shadow_runner
+from compat.shadow.runner import (
+    MARKED_OPERATIONS,
+    ShadowRunner,
+    ShadowSet,
+    get_shadow_runner,
+)
 from compat.work import Work, call_options
 from ground.errors import EngineUnavailableError, NotPortableError
 from ground.logs import get_logger
@@ -99,7 +106,12 @@ class Router:
         timings: list[BatchTiming] | None = None
         try:
             if engine_name == "legacy":
-                result = await work.run_legacy()
+                if shadow is not None and work.operation in MARKED_OPERATIONS:
+                    # Shadowed: the same legacy map, naming the item that raised for the
+                    # record (adapters.legacy.marked); unshadowed calls never pay for it.
+                    result = await work.run(MARKED_LEGACY, DEFAULT_OPTIONS)
+                else:
+                    result = await work.run_legacy()
             else:
                 with collect_timings() as timings:
                     try:

@@ -86,9 +86,11 @@ class ShadowRecord:
     For a batch (a batched map, a pipeline, a handler) whose results differ item by item,
     ``item_mismatches`` names the first differing items (index, redacted input, diff lines)
     and ``mismatched_items`` counts them all (both empty otherwise, and in older records).
-    When a side raised, ``failed_items`` names the items a remote engine reported as raising
-    (index, redacted input, one line per side: ``candidate raised ValueError: ...``); a legacy
-    side reports none, so it is empty when only legacy raised (and in older records).
+    When a side raised, ``failed_items`` names the items its engine reported as raising
+    (index, redacted input, one line per side: ``candidate raised ValueError: ...``): a
+    remote engine names every item that had raised when its batch stopped, legacy the one
+    whose exception propagated, in a batched map (empty for other operations' legacy
+    failures, and in older records).
 
     The latency split (:mod:`adapters.timing`): ``*_queue_wait_s`` + ``*_execution_s`` is the
     side's latency, cut in the proportion its remote batches waited (publish -> start: the

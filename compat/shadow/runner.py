@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters import item_errors, timing
+from adapters.legacy.marked import MARKED_LEGACY
 from adapters.registry import get_engine
 from adapters.timing import BatchTiming, TimingSummary
 from compat import metrics
@@ -313,6 +314,8 @@ class ShadowRunner:
         timings: list[BatchTiming] = []
         try:
             engine = get_engine(engine_name)
+            if engine_name == "legacy" and work.operation in MARKED_OPERATIONS:
+                engine = MARKED_LEGACY  # names the item that raised, for the record
             # Start-up (``ray.init``, a broker connection) is bounded by the engine's own
             # connect timeout. It is not the candidate's latency and must not eat its
             # ``timeout_s``: measured, a cold Ray made every early candidate "time out".
@@ -420,6 +423,9 @@ class ShadowRunner:
 
 ITEMIZED_OPERATIONS = frozenset({"batch", "pipeline", "handler"})
 """Operations whose input is a list of items and whose result has one entry per item."""
+MARKED_OPERATIONS = frozenset({"batch"})
+"""Operations whose legacy side, when the call is shadowed (as primary or as shadow), runs
+:class:`~adapters.legacy.marked.MarkedLegacyEngine` to name the item that raised."""
 
 
 def item_mismatches(
@@ -447,8 +453,9 @@ def failed_items(
     """The items a side's engine named as raising (:mod:`adapters.item_errors`), by index,
     each with its own input and one line per side that raised it, redacted like the rest.
 
-    Only remote engines name items; a legacy side's error names none (its hot path is the
-    legacy code, untouched), so a call where only legacy raised names no item.
+    Remote engines name every item that had raised when the batch stopped; a legacy side
+    names the one whose exception propagated, and only in a shadowed batched map
+    (:data:`MARKED_OPERATIONS`: its unshadowed hot path is the legacy code, untouched).
     """
     lines: dict[int, list[str]] = {}
     for side, error in errors.items():

@@ -141,8 +141,8 @@ class FailedCall:
 class FailuresReport:
     """Which items raised, over a route pair's batch calls in which a side raised.
 
-    Only remote engines name the items (:mod:`adapters.item_errors`); a failure only a
-    legacy side saw names none and is not counted here (its error is in the error groups).
+    The engines name the items (:mod:`adapters.item_errors`); a legacy pipeline or task
+    failure names none and is not counted here (its error is in the error groups).
     """
 
     calls: int = 0

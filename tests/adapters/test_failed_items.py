@@ -13,11 +13,15 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters import item_errors
 from adapters.base import CallOptions, ExecutionEngine
+from adapters.legacy.engine import LegacyEngine
+from adapters.legacy.marked import MarkedLegacyEngine
 from adapters.remote_exceptions import decode_exception, encode_exception
-from ground.errors import RemoteTaskError
+from ground.errors import InvalidArgumentError, RemoteTaskError
 from legacy import AsyncWorkerOptimizer
 from tests.adapters import equiv_tasks
 
@@ -123,3 +127,49 @@ async def test_gather_marked_names_the_raised_item_first_and_caps() -> None:
     assert len(failed) == item_errors.MAX_FAILED_ITEMS
     assert f"odd {failed[0]}" == str(raised.value)
     assert tasks[0].cancelled()
+
+
+@given(
+    items=st.lists(st.integers(min_value=-50, max_value=50), max_size=30),
+    batch_size=st.integers(min_value=1, max_value=12),
+    limit=st.integers(min_value=1, max_value=5),
+    func=st.sampled_from(
+        [
+            equiv_tasks.double,
+            equiv_tasks.fail_on_negative,
+            equiv_tasks.key_error_on_negative,
+            equiv_tasks.custom_error_on_negative,
+        ]
+    ),
+)
+@settings(max_examples=60)
+async def test_the_marked_legacy_engine_is_legacy_plus_the_index(
+    items: list[int], batch_size: int, limit: int, func: Any
+) -> None:
+    """What a shadowed legacy side runs: the same results, or the same exception type, args
+    and message as the plain legacy engine, with the index of the item that raised it."""
+    plain, marked = LegacyEngine(), MarkedLegacyEngine()
+
+    async def outcome(engine: ExecutionEngine) -> tuple[Any, ...]:
+        try:
+            return ("ok", await engine.map_batches(items, func, batch_size, limit, OPTIONS))
+        except Exception as exc:  # noqa: BLE001 - the outcome compared
+            return ("raised", type(exc), exc.args, str(exc), item_errors.failed_items(exc))
+
+    expected, actual = await outcome(plain), await outcome(marked)
+    if expected[0] == "raised":
+        assert () == expected[-1]  # the plain engine never names anything
+        [index] = actual[-1]
+        assert items[index] < 0
+        assert f"{items[index]}" in actual[3]
+        expected, actual = expected[:-1], actual[:-1]
+    assert expected == actual
+
+
+async def test_the_marked_legacy_engine_keeps_legacys_odd_inputs() -> None:
+    """Empty input, a tuple and bad arguments behave exactly as on the plain engine."""
+    marked = MarkedLegacyEngine()
+    assert [] == await marked.map_batches([], equiv_tasks.double, 3, 1)
+    assert [2, 4] == await marked.map_batches((1, 2), equiv_tasks.double, 3, 1)
+    with pytest.raises(InvalidArgumentError):
+        await marked.map_batches([1], equiv_tasks.double, 0, 1)

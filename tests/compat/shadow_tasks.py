@@ -95,3 +95,19 @@ async def item_7_refused_in_worker(item: dict[str, object]) -> object:
     if item["n"] == 7 and not in_caller():
         raise ValueError(f"item {item['n']} refused")
     return item["n"]
+
+
+@shadow_safe
+async def item_7_refused_in_caller(item: dict[str, object]) -> object:
+    """Raises ``ValueError`` for the item numbered 7 in the caller (a legacy side) only."""
+    if item["n"] == 7 and in_caller():
+        raise ValueError(f"item {item['n']} refused")
+    return item["n"]
+
+
+@shadow_safe
+async def item_7_refused(item: dict[str, object]) -> object:
+    """Raises ``ValueError`` for the item numbered 7 wherever it runs."""
+    if item["n"] == 7:
+        raise ValueError(f"item {item['n']} refused")
+    return item["n"]

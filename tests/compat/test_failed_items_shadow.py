@@ -3,8 +3,8 @@
 A batch of 12 where item 7 raises ``ValueError`` only in a worker (Celery prefork, local
 Ray): as the candidate, the record names index 7 with its input (the card number hidden);
 as the primary, the caller still gets the task's own ``ValueError`` with legacy's message,
-and the record names index 7 on the primary's side. Legacy names no items (its hot path is
-untouched), so a failure only legacy saw names none.
+and the record names index 7 on the primary's side. A legacy side names its failing item
+only when the call is shadowed; an unshadowed legacy call runs the legacy code untouched.
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ import pytest
 
 import compat
 import flags
+from adapters import item_errors
 from compat.shadow.recorders import MemoryShadowRecorder
-from compat.shadow.records import CANDIDATE_ERROR, MISMATCH, ItemMismatch, ShadowRecord
+from compat.shadow.records import (
+    BOTH_FAILED,
+    CANDIDATE_ERROR,
+    MISMATCH,
+    ItemMismatch,
+    ShadowRecord,
+)
 from compat.shadow.redact import REDACTED
 from compat.shadow.runner import ShadowRunner
 from tests.compat import shadow_tasks
@@ -41,7 +48,12 @@ def caller_pid() -> Iterator[None]:
     shadow_tasks.CALLER_PID = None
 
 
-async def shadowed_call(set_flags: SetFlags, primary: str, candidate: str) -> tuple[Any, Any]:
+async def shadowed_call(
+    set_flags: SetFlags,
+    primary: str,
+    candidate: str,
+    task: Any = shadow_tasks.item_7_refused_in_worker,
+) -> tuple[Any, Any]:
     """One shadowed batch call; ``(result or raised exception, the record)``."""
     recorder = MemoryShadowRecorder()
     runner = ShadowRunner(recorder=recorder)
@@ -50,9 +62,7 @@ async def shadowed_call(set_flags: SetFlags, primary: str, candidate: str) -> tu
     optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
     outcome: Any
     try:
-        outcome = await optimizer.optimize_batch_processing(
-            ITEMS, shadow_tasks.item_7_refused_in_worker, BATCH_SIZE, 2
-        )
+        outcome = await optimizer.optimize_batch_processing(ITEMS, task, BATCH_SIZE, 2)
     except ValueError as exc:
         outcome = exc
     await runner.drain(30)
@@ -60,12 +70,14 @@ async def shadowed_call(set_flags: SetFlags, primary: str, candidate: str) -> tu
     return outcome, record
 
 
-def named_item_7(record: ShadowRecord, side: str) -> None:
-    """The record names item 7 alone, input redacted, with the side that raised it."""
+def named_item_7(record: ShadowRecord, *sides: str) -> None:
+    """The record names item 7 alone, input redacted, with the side(s) that raised it."""
     [item] = record.failed_items
     assert 7 == item.index
     assert {"n": 7, "card": REDACTED} == item.input
-    assert (f"$[7]: {side} raised ValueError: item 7 refused",) == item.diffs
+    assert tuple(f"$[7]: {side} raised ValueError: item 7 refused" for side in sides) == (
+        item.diffs
+    )
     assert "4111" not in str(record.to_dict())
 
 
@@ -93,6 +105,45 @@ async def test_a_shadowed_remote_primary_failing_on_item_7_keeps_the_callers_exc
     assert (ValueError, ("item 7 refused",)) == (type(raised), raised.args)
     assert MISMATCH == record.outcome
     named_item_7(record, "primary")
+
+
+async def unshadowed_legacy_error(set_flags: SetFlags) -> ValueError:
+    """The same call on legacy without a shadow: what the caller gets there."""
+    set_flags({WORKER: flags.FlagRecord(route="legacy")})
+    optimizer = compat.AsyncWorkerOptimizer(worker_id=WORKER)
+    with pytest.raises(ValueError, match="item 7 refused") as raised:
+        await optimizer.optimize_batch_processing(
+            ITEMS, shadow_tasks.item_7_refused_in_caller, BATCH_SIZE, 2
+        )
+    return raised.value
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_a_shadowed_legacy_primary_names_its_failing_item(
+    set_flags: SetFlags, candidate: str
+) -> None:
+    """Legacy primary raises on item 7, the remote candidate returns: the caller gets the
+    same exception as an unshadowed legacy call (type, args, message), the record names
+    item 7 on the primary's side; the unshadowed call's exception names nothing."""
+    unshadowed = await unshadowed_legacy_error(set_flags)
+    assert () == item_errors.failed_items(unshadowed)
+    raised, record = await shadowed_call(
+        set_flags, "legacy", candidate, shadow_tasks.item_7_refused_in_caller
+    )
+    assert (type(unshadowed), unshadowed.args) == (type(raised), raised.args)
+    assert MISMATCH == record.outcome
+    named_item_7(record, "primary")
+
+
+@pytest.mark.parametrize(("primary", "candidate"), [("legacy", "celery"), ("ray", "legacy")])
+async def test_both_sides_failing_on_item_7_both_name_it(
+    set_flags: SetFlags, primary: str, candidate: str
+) -> None:
+    """Item 7 raises everywhere: both_failed, and item 7 carries one line per side."""
+    raised, record = await shadowed_call(set_flags, primary, candidate, shadow_tasks.item_7_refused)
+    assert (ValueError, ("item 7 refused",)) == (type(raised), raised.args)
+    assert BOTH_FAILED == record.outcome
+    named_item_7(record, "primary", "candidate")
 
 
 def test_failed_items_round_trip_and_older_records_read_without_them() -> None:
