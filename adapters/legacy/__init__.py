@@ -2,6 +2,8 @@
 
 - ``engine``   :class:`~adapters.legacy.engine.LegacyEngine` (formerly
   ``adapters.legacy_engine``).
+- ``marked``   :class:`~adapters.legacy.marked.MarkedLegacyEngine`, the same engine naming
+  the item that raised; the shim runs it for the legacy side of shadowed batched maps only.
 
-Like every engine it lives in ``adapters/<engine>/``; this one needs no helpers.
+Like every engine it lives in ``adapters/<engine>/``.
 """
