@@ -408,9 +408,11 @@ class ShadowRunner:
             candidate_batches=candidate_batches,
             failed_items=failed_items(
                 {"primary": primary.error, "candidate": candidate.error},
-                work.sample_input if work.operation in ITEMIZED_OPERATIONS else None,
+                work.sample_input,
                 config.redact,
-            ),
+            )
+            if work.operation in FAILED_ITEM_OPERATIONS
+            else (),
         )
         metrics.count(f"shadow_{outcome}", worker_id, config.route)
         self.recorder.record(record)
@@ -423,6 +425,9 @@ class ShadowRunner:
 
 ITEMIZED_OPERATIONS = frozenset({"batch", "pipeline", "handler"})
 """Operations whose input is a list of items and whose result has one entry per item."""
+FAILED_ITEM_OPERATIONS = frozenset({"batch", "pipeline"})
+"""Operations whose engines' failing indexes are indexes in the call's input. Not a handler:
+an engine runs it as a one-item map over the whole batch, so its "item 0" is the batch."""
 MARKED_OPERATIONS = frozenset({"batch"})
 """Operations whose legacy side, when the call is shadowed (as primary or as shadow), runs
 :class:`~adapters.legacy.marked.MarkedLegacyEngine` to name the item that raised."""

@@ -111,3 +111,11 @@ async def item_7_refused(item: dict[str, object]) -> object:
     if item["n"] == 7:
         raise ValueError(f"item {item['n']} refused")
     return item["n"]
+
+
+@shadow_safe
+async def handler_refusing_7_in_worker(batch: list[int]) -> list[int]:
+    """A batch handler that raises in a worker process when the batch holds 7."""
+    if 7 in batch and not in_caller():
+        raise ValueError("batch with 7 refused")
+    return [2 * item for item in batch]

@@ -153,3 +153,22 @@ def test_failed_items_round_trip_and_older_records_read_without_them() -> None:
     assert record == ShadowRecord.from_dict(record.to_dict())
     older = {k: v for k, v in record.to_dict().items() if k != "failed_items"}
     assert () == ShadowRecord.from_dict(older).failed_items
+
+
+async def test_a_handler_batch_failure_names_no_item(set_flags: SetFlags) -> None:
+    """An engine runs a batch handler as a one-item map over the whole batch: its "item 0"
+    is the batch, not the batch's first item, so the record names no item rather than a
+    wrong one."""
+    recorder = MemoryShadowRecorder()
+    runner = ShadowRunner(recorder=recorder)
+    config = flags.ShadowConfig(route="celery", sample=1.0, timeout_s=20.0)
+    set_flags({WORKER: flags.FlagRecord(route="legacy", shadow=config)}, shadows=runner)
+    processor = compat.AsyncBatchProcessor(batch_size=3, timeout=60, worker_id=WORKER)
+    processor.set_handler(shadow_tasks.handler_refusing_7_in_worker)
+    futures = [await processor.add_item(item) for item in (5, 6, 7)]
+    assert [10, 12, 14] == [future.result() for future in futures]
+    await runner.drain(30)
+    [record] = recorder.read(WORKER)
+    assert ("handler", CANDIDATE_ERROR) == (record.operation, record.outcome)
+    assert "ValueError: batch with 7 refused" == record.candidate_error
+    assert () == record.failed_items
