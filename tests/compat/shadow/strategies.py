@@ -92,6 +92,15 @@ def records(**fixed: Any) -> st.SearchStrategy[ShadowRecord]:
             max_size=3,
         ).map(tuple),
         "mismatched_items": st.integers(0, 10_000),
+        "failed_items": st.lists(
+            st.builds(
+                ItemMismatch,
+                index=st.integers(0, 10_000),
+                input=json_samples(),
+                diffs=st.lists(text, max_size=2).map(tuple),
+            ),
+            max_size=2,
+        ).map(tuple),
     }
     fields.update({name: st.just(value) for name, value in fixed.items()})
     return st.builds(ShadowRecord, **fields)
