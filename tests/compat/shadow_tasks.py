@@ -119,3 +119,9 @@ async def handler_refusing_7_in_worker(batch: list[int]) -> list[int]:
     if 7 in batch and not in_caller():
         raise ValueError("batch with 7 refused")
     return [2 * item for item in batch]
+
+
+@shadow_safe
+async def pure_identity(item: object) -> object:
+    """The item itself, everywhere (a pipeline's first stage)."""
+    return item

@@ -172,3 +172,22 @@ async def test_a_handler_batch_failure_names_no_item(set_flags: SetFlags) -> Non
     assert ("handler", CANDIDATE_ERROR) == (record.operation, record.outcome)
     assert "ValueError: batch with 7 refused" == record.candidate_error
     assert () == record.failed_items
+
+
+@pytest.mark.parametrize("candidate", ["celery", "ray"])
+async def test_a_pipeline_stage_failing_on_item_7_is_named(
+    set_flags: SetFlags, candidate: str
+) -> None:
+    """A two-stage pipeline whose second stage raises on item 7 in a worker: the record
+    names item 7 of the pipeline's input (the engine cuts the items into chunks)."""
+    recorder = MemoryShadowRecorder()
+    runner = ShadowRunner(recorder=recorder)
+    config = flags.ShadowConfig(route=candidate, sample=1.0, timeout_s=20.0, redact=REDACT)
+    set_flags({WORKER: flags.FlagRecord(route="legacy", shadow=config)}, shadows=runner)
+    stages = [shadow_tasks.pure_identity, shadow_tasks.item_7_refused_in_worker]
+    pipeline = compat.Pipeline(stages, worker_id=WORKER)
+    assert list(range(12)) == await pipeline.process(ITEMS)
+    await runner.drain(30)
+    [record] = recorder.read(WORKER)
+    assert ("pipeline", CANDIDATE_ERROR) == (record.operation, record.outcome)
+    named_item_7(record, "candidate")
