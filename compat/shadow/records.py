@@ -58,14 +58,17 @@ class ItemMismatch:
         return {"index": self.index, "input": self.input, "diffs": list(self.diffs)}
 
     @classmethod
-    def from_dict(cls, data: Any) -> ItemMismatch:
-        """Rebuild one from :meth:`to_dict` output (malformed: ``InvalidArgumentError``)."""
+    def from_dict(cls, data: Any, field_name: str = "item_mismatches") -> ItemMismatch:
+        """Rebuild one from :meth:`to_dict` output (malformed: ``InvalidArgumentError``
+        naming ``field_name``, the record field it was read from)."""
         if not isinstance(data, Mapping):
-            raise _bad("item_mismatches", data, "a list of objects")
+            raise _bad(field_name, data, "a list of objects")
         try:
             return cls(_integer(data, "index"), data.get("input"), _texts(data, "diffs"))
         except KeyError as exc:
-            raise InvalidArgumentError(f"item mismatch without {exc.args[0]!r}") from None
+            raise InvalidArgumentError(
+                f"item mismatch without {exc.args[0]!r} (shadow record field {field_name!r})"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,7 @@ def _item_mismatches(data: Mapping[str, Any], name: str) -> tuple[ItemMismatch, 
     value = data.get(name) or ()
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise _bad(name, value, "a list of objects")
-    return tuple(ItemMismatch.from_dict(item) for item in value)
+    return tuple(ItemMismatch.from_dict(item, name) for item in value)
 
 
 def _bad(name: str, value: Any, expected: str) -> InvalidArgumentError:

@@ -28,6 +28,7 @@ from compat.shadow.records import (
 )
 from compat.shadow.redact import REDACTED
 from compat.shadow.runner import ShadowRunner
+from ground.errors import InvalidArgumentError
 from tests.compat import shadow_tasks
 from tests.compat.conftest import SetFlags
 from tests.compat.shadow.strategies import make_record
@@ -191,3 +192,12 @@ async def test_a_pipeline_stage_failing_on_item_7_is_named(
     [record] = recorder.read(WORKER)
     assert ("pipeline", CANDIDATE_ERROR) == (record.operation, record.outcome)
     named_item_7(record, "candidate")
+
+
+@pytest.mark.parametrize("bad", ["7", [7], [{"input": 1}]])
+def test_a_malformed_failed_items_field_is_refused_by_name(bad: Any) -> None:
+    """A stored record whose ``failed_items`` is not a list of items is refused, and the
+    error names that field (not ``item_mismatches``)."""
+    data = {**make_record().to_dict(), "failed_items": bad}
+    with pytest.raises(InvalidArgumentError, match="'failed_items'"):
+        ShadowRecord.from_dict(data)
