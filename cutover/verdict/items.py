@@ -199,8 +199,7 @@ def render_failures(report: FailuresReport) -> list[str]:
             f"{len(call.failed)} of {call.items} items raised"
         )
         for item in call.failed:
-            lines.append(f"      item {item.index}, input {sample_text(item.input)}")
-            lines.extend(f"        {line}" for line in item.diffs)
+            lines.extend(_item_lines(item))
     return lines
 
 
@@ -208,6 +207,14 @@ def sample_text(value: Any, limit: int = 100) -> str:
     """A redacted input as one line of JSON, cut at ``limit`` characters."""
     text = json.dumps(value, ensure_ascii=False, default=repr)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _item_lines(item: ItemMismatch) -> list[str]:
+    """One named item of a call: its index and redacted input, then its diff lines."""
+    return [
+        f"      item {item.index}, input {sample_text(item.input)}",
+        *(f"        {line}" for line in item.diffs),
+    ]
 
 
 def render_items(report: ItemsReport) -> list[str]:
@@ -225,8 +232,7 @@ def render_items(report: ItemsReport) -> list[str]:
             f"{call.mismatched_items} of {call.items} items differ"
         )
         for item in call.shown:
-            lines.append(f"      item {item.index}, input {sample_text(item.input)}")
-            lines.extend(f"        {line}" for line in item.diffs)
+            lines.extend(_item_lines(item))
         if call.not_shown:
             lines.append(f"      ... and {call.not_shown} more item(s), not recorded one by one")
     return lines
