@@ -17,9 +17,11 @@ level): ``debug`` shows both, ``info`` the summaries, ``warning`` (or anything a
 configured (``ground.logs.configure_logging(force=True)``) and by :func:`configure`, so a
 process can change it without a restart.
 
-A summary is written by the first call after its interval ended (no thread), or by
-:func:`flush`. Under several threads the summaries may miss a call; the exact counters are
-:mod:`compat.metrics`.
+The call log reads the calls that :mod:`compat.metrics` journals and folds in bulk (the
+router makes no call of its own here: see :func:`compat.metrics.record_call` for why). A
+summary is written by the first call after its interval ended (no thread: the call log asks
+metrics to fold by then), or by :func:`flush`. Under several threads the summaries may miss
+a call; the exact counters are :mod:`compat.metrics`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Final
 
 import structlog
 
+from compat import metrics
 from ground.constants import CALL_LOG_LEVEL_ENV, LOG_LEVEL_ENV
 from ground.logs import get_logger, on_configure
 
@@ -124,6 +127,10 @@ class CallLog:
         self._windows: dict[tuple[str, str], Window] = {}
         self._due = _NEVER
         """When the current interval ends (``perf_counter`` time; none before a call)."""
+        if self.summaries:
+            # The next call is folded at once, so the first window starts at it; each window
+            # then asks metrics to fold by its end (``record``).
+            metrics.fold_by(0.0)
 
     def record(
         self,
@@ -141,6 +148,7 @@ class CallLog:
             window = self._windows[worker, route] = Window()
             if self._due == _NEVER:
                 self._due = now + self.interval_s
+                metrics.fold_by(self._due)
         window.calls += 1
         window.items += items
         window.errors += failed
@@ -152,6 +160,12 @@ class CallLog:
             window.add(seconds)
         if now >= self._due:
             self.flush(now - self._due + self.interval_s)
+
+    def record_all(self, entries: list[metrics.CallEntry]) -> None:
+        """Count the calls :mod:`compat.metrics` folded (oldest first)."""
+        if self.summaries:
+            for worker, route, flag_version, items, seconds, failed, finished in entries:
+                self.record(worker, route, flag_version, items, seconds, failed, finished)
 
     def flush(self, interval_s: float | None = None) -> int:
         """Write the summary of every worker and route with calls; start a new interval.
@@ -186,6 +200,7 @@ def configure(level: int | None = None, interval_s: float | None = None) -> Call
     """Re-read the level and interval from the environment (or take them); return the new
     call log. What the old one had counted is summarised first."""
     global active
+    metrics.fold()  # what was counted so far belongs to the old configuration
     previous, active = active, CallLog(level, interval_s)
     previous.flush()
     return active
@@ -193,13 +208,19 @@ def configure(level: int | None = None, interval_s: float | None = None) -> Call
 
 def flush() -> int:
     """Write the pending summaries now (before a shutdown, in tests); how many lines."""
+    metrics.fold()
     return active.flush()
+
+
+def _record_folded(entries: list[metrics.CallEntry]) -> None:
+    active.record_all(entries)
 
 
 def _reconfigure() -> None:
     configure()
 
 
+metrics.on_fold(_record_folded)
 on_configure(_reconfigure)  # now, if logging is configured already; else at configuration
 get_logger(LOGGER_NAME)  # configures logging if nothing did yet (and so the call log)
 

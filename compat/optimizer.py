@@ -28,6 +28,7 @@ from compat.shadow import call_recorder
 from compat.shadow.runner import ShadowSet
 from compat.work import Work
 from ground.errors import InvalidArgumentError
+from legacy.batching import run_batched
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -119,6 +120,19 @@ class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
         if recorder is not None:  # opt-in (CUTOVER_RECORD_CALLS): inputs for `cutover replay`
             recorder.capture(self.worker_id, original, items, batch_size, max_concurrent)
 
+        router = get_router()
+        decision = router.decide(self.worker_id, len(items))
+        if decision.shadow is None and decision.engine == "legacy":
+            # The short path: the legacy loop itself (legacy's ``_run_batched`` only awaits
+            # it; one coroutine frame less), timed and counted; no Work, no closures.
+            return router.run_legacy(
+                self.worker_id,
+                decision,
+                "batch",
+                len(items),
+                run_batched(items, task_func, batch_size, max_concurrent),
+            )
+
         def on_engine(engine: ExecutionEngine, options: CallOptions) -> Awaitable[list[Any]]:
             return engine.map_batches(items, task_func, batch_size, max_concurrent, options)
 
@@ -130,7 +144,7 @@ class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
             (original,),
             items,
         )
-        return get_router().execute(self.worker_id, work, self._shadows)
+        return router.execute(self.worker_id, work, self._shadows, decision)
 
     def _make_pipeline(self, stages: list[Any]) -> Pipeline:
         pipeline = Pipeline(stages, worker_id=self.worker_id)

@@ -18,9 +18,11 @@ The order of a call:
 4. A remote engine's batches report their queue wait and execution (:mod:`adapters.timing`),
    counted per batch by :func:`compat.metrics.observe_batches`; the legacy route's short
    path pays nothing for it (its wait is 0 and its execution is the call's latency).
-5. The call log (:mod:`compat.calllog`): a summary per worker and route at info every
-   interval, and at debug one line per call (worker, call_id, route, reason, flag_version,
-   items, duration_ms, outcome); ``CUTOVER_CALL_LOG_LEVEL`` sets its threshold.
+5. Metrics journal the call (:func:`compat.metrics.record_call`: counted in bulk, every few
+   hundred calls or second) and the call log (:mod:`compat.calllog`) reads the journal: a
+   summary per worker and route at info every interval, and at debug one line per call
+   (worker, call_id, route, reason, flag_version, items, duration_ms, outcome);
+   ``CUTOVER_CALL_LOG_LEVEL`` sets its threshold.
 
 The legacy route with no shadow takes a short path: decide, run the legacy code, count (no
 call id is made unless a line will show it). Measured in ``benchmarks/hotpath_bench.py``;
@@ -30,6 +32,7 @@ the adaptive hybrid routed (the only ones it learns from; a threshold rule needs
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from time import perf_counter
 from typing import Any
 
@@ -82,22 +85,50 @@ class Router:
             self._shadows = get_shadow_runner()
         return self._shadows
 
-    async def execute(self, worker_id: str, work: Work, owner: ShadowSet | None = None) -> Any:
-        """Run ``work`` where the flags of ``worker_id`` say; return what it returns."""
-        decision = _decide(self._table or self.table, worker_id, work.items)
+    def decide(self, worker_id: str, n_items: int) -> flags.RouteDecision:
+        """Where a call of ``worker_id`` over ``n_items`` items goes (never raises)."""
+        return _decide(self._table or self.table, worker_id, n_items)
+
+    async def run_legacy(
+        self,
+        worker_id: str,
+        decision: flags.RouteDecision,
+        operation: str,
+        items: int,
+        legacy_call: Awaitable[Any],
+    ) -> Any:
+        """The short path (most calls during a cutover): a call :meth:`decide` sent to legacy
+        with no shadow; await the legacy code's own coroutine and count it. No shadow, no
+        engine, no fallback, no :class:`Work`, and no call id unless the call log shows it.
+        """
+        started = perf_counter()
+        try:
+            result = await legacy_call
+        except BaseException as exc:
+            self._finish(
+                worker_id, None, "legacy", decision.reason, decision, operation, items, started, exc
+            )
+            raise
+        self._finish(
+            worker_id, None, "legacy", decision.reason, decision, operation, items, started, None
+        )
+        return result
+
+    async def execute(
+        self,
+        worker_id: str,
+        work: Work,
+        owner: ShadowSet | None = None,
+        decision: flags.RouteDecision | None = None,
+    ) -> Any:
+        """Run ``work`` where the flags of ``worker_id`` say (``decision``: already made by
+        :meth:`decide` for this call); return what it returns."""
+        if decision is None:
+            decision = _decide(self._table or self.table, worker_id, work.items)
         if decision.shadow is None and decision.engine == "legacy":
-            # The short path (most calls during a cutover): no shadow, no engine, no fallback,
-            # and no call id unless the call log will show it.
-            started = perf_counter()
-            try:
-                result = await work.run_legacy()
-            except BaseException as exc:
-                self._finish(
-                    worker_id, None, "legacy", decision.reason, decision, work, started, exc
-                )
-                raise
-            self._finish(worker_id, None, "legacy", decision.reason, decision, work, started, None)
-            return result
+            return await self.run_legacy(
+                worker_id, decision, work.operation, work.items, work.run_legacy()
+            )
         call_id = next_call_id()
         shadow = self.shadows.launch(worker_id, call_id, decision, work, owner)
         engine_name: str = decision.engine
@@ -123,11 +154,31 @@ class Router:
         except BaseException as exc:
             if shadow is not None:
                 shadow.primary_failed(exc, perf_counter() - started, engine_name, timings)
-            self._finish(worker_id, call_id, engine_name, reason, decision, work, started, exc)
+            self._finish(
+                worker_id,
+                call_id,
+                engine_name,
+                reason,
+                decision,
+                work.operation,
+                work.items,
+                started,
+                exc,
+            )
             raise
         if shadow is not None:
             shadow.primary_succeeded(result, perf_counter() - started, engine_name, timings)
-        self._finish(worker_id, call_id, engine_name, reason, decision, work, started, None)
+        self._finish(
+            worker_id,
+            call_id,
+            engine_name,
+            reason,
+            decision,
+            work.operation,
+            work.items,
+            started,
+            None,
+        )
         return result
 
     async def _run_on_engine(
@@ -167,7 +218,8 @@ class Router:
         engine_name: str,
         reason: str,
         decision: flags.RouteDecision,
-        work: Work,
+        operation: str,
+        items: int,
         started: float,
         error: BaseException | None,
     ) -> None:
@@ -175,30 +227,25 @@ class Router:
         duration = finished - started
         failed = error is not None
         if not failed and decision.route == "hybrid" and decision.record.hybrid.mode == "adaptive":
-            _record_cost(worker_id, engine_name, work.items, duration)
-        _record_call(worker_id, engine_name, work.items, duration, failed)
-        call_log = calllog.active
-        if not call_log.summaries:
-            return
-        if call_log.per_call is not None:
-            if call_id is None:
-                call_id = next_call_id()
-            call_log.per_call(
+            _record_cost(worker_id, engine_name, items, duration)
+        _record_call(
+            worker_id, engine_name, decision.flag_version, items, duration, failed, finished
+        )
+        per_call = calllog.active.per_call
+        if per_call is not None:
+            per_call(
                 "call",
                 worker=worker_id,
-                call_id=call_id,
-                operation=work.operation,
+                call_id=call_id or next_call_id(),
+                operation=operation,
                 route=engine_name,
                 reason=reason,
                 flag_version=decision.flag_version,
                 stale_flags=decision.stale,
-                items=work.items,
+                items=items,
                 duration_ms=round(duration * 1000, 3),
                 outcome="ok" if error is None else f"error:{type(error).__name__}",
             )
-        call_log.record(
-            worker_id, engine_name, decision.flag_version, work.items, duration, failed, finished
-        )
 
 
 _engines_down = metrics._engines_down  # read without a lock: one check per engine call

@@ -215,10 +215,16 @@ class StrictRouter(Router):
         self.runner = runner
         self.wait_s = wait_s
 
-    async def execute(self, worker_id: str, work: Work, owner: ShadowSet | None = None) -> Any:
+    async def execute(
+        self,
+        worker_id: str,
+        work: Work,
+        owner: ShadowSet | None = None,
+        decision: flags.RouteDecision | None = None,
+    ) -> Any:
         mine = _CallShadows()
         try:
-            result = await super().execute(worker_id, work, mine)
+            result = await super().execute(worker_id, work, mine, decision)
         except BaseException as exc:
             if mine.call_ids:  # the primary raised: did the reference raise the same?
                 await self._judge(mine, exc)
