@@ -14,8 +14,14 @@ rounds alternating direct / shim / direct (:func:`benchmarks.compat_bench.paired
 so that slow drifts of the machine cancel out of the overhead. A first row pairs legacy
 with legacy the same way: the method's noise floor (a few µs on 100-item calls).
 
-Run: ``python -m benchmarks.hotpath_bench [--rounds N] [--json]``; the Redis store is
-``$CUTOVER_BENCH_FLAGS_REDIS`` (default ``redis://127.0.0.1:6379/14``; only the worker
+One process's figures for 100-item calls move by several µs from one process to the next
+(where the interpreter's objects land in memory decides which of them evict each other from
+the CPU caches during a call that schedules a hundred tasks), more than the paired rounds'
+own spread. ``--processes K`` therefore runs the whole bench in K fresh processes one after
+the other and reports, per cell, the median over them with the range: the figure to record.
+
+Run: ``python -m benchmarks.hotpath_bench [--rounds N] [--processes K] [--json]``; the Redis
+store is ``$CUTOVER_BENCH_FLAGS_REDIS`` (default ``redis://127.0.0.1:6379/14``; only the worker
 ``hotpath-bench`` is written). Figures are kept in ``benchmarks/HOTPATH.md``.
 """
 
@@ -26,6 +32,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -173,12 +180,46 @@ async def measure(rounds: int, redis_url: str) -> dict[str, dict[str, float]]:
     return figures
 
 
+def across_processes(processes: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Every cell measured in ``processes`` fresh processes: medians over them, with the
+    lowest and highest overhead (``low_us``, ``high_us``)."""
+    runs: list[dict[str, dict[str, float]]] = []
+    for _ in range(processes):
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.hotpath_bench", "--rounds", str(rounds), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout)["per_call"])
+    figures: dict[str, dict[str, float]] = {}
+    for label in runs[0]:
+        cells = [run[label] for run in runs]
+        overheads = [cell["overhead_us"] for cell in cells]
+        direct = statistics.median(cell["direct_us"] for cell in cells)
+        shim = statistics.median(cell["shim_us"] for cell in cells)
+        figures[label] = {
+            "direct_us": direct,
+            "shim_us": shim,
+            "overhead_us": statistics.median(overheads),
+            "ratio": shim / direct,
+            "low_us": min(overheads),
+            "high_us": max(overheads),
+        }
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure every cell and print them side by side."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=31)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="median over this many fresh processes"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.processes > 1:
+        return report(across_processes(args.processes, args.rounds), args.json, args.processes)
     redis_url = os.environ.get(REDIS_ENV, DEFAULT_REDIS)
     # Whatever the call log writes goes to a null device: we measure producing it.
     stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115
@@ -188,16 +229,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stderr.close()
         sys.stderr = stderr
+    return report(figures, args.json, 1)
+
+
+def report(figures: dict[str, dict[str, float]], as_json: bool, processes: int) -> int:
+    """Print the cells (a table, or JSON with ``--json``)."""
     call_log = {
         name: os.environ.get(name, "(unset)") for name in (LOG_LEVEL_ENV, CALL_LOG_LEVEL_ENV)
     }
-    report = {"machine": machine_details(), "call_log": call_log, "per_call": figures}
-    if args.json:
+    report = {
+        "machine": machine_details(),
+        "call_log": call_log,
+        "processes": processes,
+        "per_call": figures,
+    }
+    if as_json:
         json.dump(report, sys.stdout, indent=2)
         print()
         return 0
     print(f"machine: {report['machine']}")
     print("call log: " + ", ".join(f"{k}={v}" for k, v in call_log.items()))
+    if processes > 1:
+        print(f"medians over {processes} processes; range: lowest..highest overhead")
     rows = [
         [
             label,
@@ -205,11 +258,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{cell['shim_us']:.2f}",
             f"{cell['overhead_us']:+.2f}",
             f"{cell['ratio']:.3f}",
+            *([f"{cell['low_us']:+.1f}..{cell['high_us']:+.1f}"] if processes > 1 else []),
         ]
         for label, cell in figures.items()
     ]
     headers = ["legacy route, per call (thread CPU)", "direct µs", "shim µs", "overhead µs"]
-    print(render_table([*headers, "shim/direct"], rows))
+    headers.append("shim/direct")
+    if processes > 1:
+        headers.append("range µs")
+    print(render_table(headers, rows))
     return 0
 
 
