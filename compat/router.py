@@ -109,9 +109,33 @@ class Router:
                 worker_id, None, "legacy", decision.reason, decision, operation, items, started, exc
             )
             raise
-        self._finish(
-            worker_id, None, "legacy", decision.reason, decision, operation, items, started, None
-        )
+        finished = perf_counter()
+        if calllog.active.per_call is None and (
+            decision.route != "hybrid" or decision.record.hybrid.mode != "adaptive"
+        ):
+            # The common case (no per-call line, no cost model to feed), counted inline:
+            # one call less than ``_finish``.
+            _record_call(
+                worker_id,
+                "legacy",
+                decision.flag_version,
+                items,
+                finished - started,
+                False,
+                finished,
+            )
+        else:
+            self._finish(
+                worker_id,
+                None,
+                "legacy",
+                decision.reason,
+                decision,
+                operation,
+                items,
+                started,
+                None,
+            )
         return result
 
     async def execute(

@@ -154,6 +154,25 @@ async def test_counters_and_the_histogram_count_every_call_on_the_short_path(
     assert 5 == metrics.latency_snapshot()[(WORKER, "legacy")].count
 
 
+@pytest.mark.parametrize(("mode", "learns"), [("adaptive", True), ("threshold", False)])
+async def test_an_adaptive_hybrid_still_learns_from_its_legacy_calls_on_the_short_path(
+    set_flags: SetFlags, call_log_env: CallLogEnv, mode: str, learns: bool
+) -> None:
+    """The short path counts inline, except when an adaptive hybrid routed the call: its cost
+    model learns the legacy cost of the call's size; a threshold rule's calls feed nothing."""
+    call_log_env("off")
+    policy = flags.HybridPolicy(mode=mode, small="legacy", large="legacy", explore=0.0)  # type: ignore[arg-type]
+    set_flags({WORKER: flags.FlagRecord(route="hybrid", hybrid=policy)})
+    flags.default_cost_model.reset()
+    try:
+        await calls(2, [1, 2, 3])
+        learned = flags.default_cost_model.estimate(WORKER, "legacy", 3)
+        assert learns == (learned is not None and learned > 0), learned
+        assert 2 == metrics.value("calls", WORKER, "legacy")
+    finally:
+        flags.default_cost_model.reset()
+
+
 def test_the_coroutine_check_is_cached_and_still_tells_functions_apart() -> None:
     """``async def``, a sync wrapper of one (``functools.wraps``), a bound async method: yes;
     a sync function and a lambda: no, every time."""
