@@ -114,34 +114,34 @@ class AsyncWorkerOptimizer(legacy.AsyncWorkerOptimizer):
     ) -> Coroutine[Any, Any, list[R]]:
         # A plain function returning the router's coroutine: legacy awaits it, and the call
         # has one coroutine frame less (the legacy route's budget is a few microseconds).
-        legacy_run = super()._run_batched
-        original, task_func = task_func, awaiting_task_func(task_func)
+        # Every route's legacy code is ``run_batched`` itself, the loop legacy's
+        # ``_run_batched`` only awaits (no ``super()`` lookup on the short path).
+        checked = awaiting_task_func(task_func)
         recorder = call_recorder.active
         if recorder is not None:  # opt-in (CUTOVER_RECORD_CALLS): inputs for `cutover replay`
-            recorder.capture(self.worker_id, original, items, batch_size, max_concurrent)
-
+            recorder.capture(self.worker_id, task_func, items, batch_size, max_concurrent)
         router = get_router()
-        decision = router.decide(self.worker_id, len(items))
+        size = len(items)
+        decision = router.decide(self.worker_id, size)
         if decision.shadow is None and decision.engine == "legacy":
-            # The short path: the legacy loop itself (legacy's ``_run_batched`` only awaits
-            # it; one coroutine frame less), timed and counted; no Work, no closures.
+            # The short path: timed and counted; no Work, no closures.
             return router.run_legacy(
                 self.worker_id,
                 decision,
                 "batch",
-                len(items),
-                run_batched(items, task_func, batch_size, max_concurrent),
+                size,
+                run_batched(items, checked, batch_size, max_concurrent),
             )
 
         def on_engine(engine: ExecutionEngine, options: CallOptions) -> Awaitable[list[Any]]:
-            return engine.map_batches(items, task_func, batch_size, max_concurrent, options)
+            return engine.map_batches(items, checked, batch_size, max_concurrent, options)
 
         work = Work(
             "batch",
-            len(items),
+            size,
             on_engine,
-            lambda: legacy_run(items, task_func, batch_size, max_concurrent),
-            (original,),
+            lambda: run_batched(items, checked, batch_size, max_concurrent),
+            (task_func,),
             items,
         )
         return router.execute(self.worker_id, work, self._shadows, decision)
