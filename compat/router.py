@@ -24,10 +24,12 @@ The order of a call:
    (worker, call_id, route, reason, flag_version, items, duration_ms, outcome);
    ``CUTOVER_CALL_LOG_LEVEL`` sets its threshold.
 
-The legacy route with no shadow takes a short path: decide, run the legacy code, count (no
-call id is made unless a line will show it). Measured in ``benchmarks/hotpath_bench.py``;
-the budget is 5 µs per call over ``legacy/``. Costs feed the adaptive hybrid only for calls
-the adaptive hybrid routed (the only ones it learns from; a threshold rule needs none).
+The legacy route with no shadow takes a short path (:meth:`Router.run_legacy`, which the
+optimizer calls with the legacy loop's own coroutine once :meth:`Router.decide` said so):
+run the legacy code, count (no ``Work``, no call id unless a line will show it). Measured
+in ``benchmarks/hotpath_bench.py``; the budget is 5 µs per call over ``legacy/``. Costs feed
+the adaptive hybrid only for calls the adaptive hybrid routed (the only ones it learns from;
+a threshold rule needs none).
 """
 
 from __future__ import annotations
