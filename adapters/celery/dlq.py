@@ -38,7 +38,11 @@ DLQ_EXCHANGE = "cutover.dlx"
 DLQ_QUEUE = "cutover.dead"
 """The AMQP store's durable queue, bound to :data:`DLQ_EXCHANGE`."""
 DLQ_MAX_ENTRIES = 100_000
-"""Both stores are capped: past this, the oldest entries are dropped."""
+"""The Redis store's cap (an approximate ``MAXLEN``), and the most entries any listing reads:
+past it, the oldest entries are dropped. The AMQP store has its own, smaller cap
+(:data:`adapters.celery.dlq_backends.amqp.MAX_ENTRIES`, the queue's ``x-max-length``),
+fixed when the queue is first declared: RabbitMQ refuses to redeclare a queue with other
+arguments, so changing it would break every deployment that has the queue already."""
 
 _BACKENDS = SchemeTable(
     "dead-letter store",

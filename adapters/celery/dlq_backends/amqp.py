@@ -46,7 +46,9 @@ from adapters.celery.dlq import (
 from ground.errors import SerializationError
 
 MAX_ENTRIES = 10_000
-"""``x-max-length`` of the queue: the oldest dead letters are dropped beyond it."""
+"""``x-max-length`` of the queue: the oldest dead letters are dropped beyond it. Not the
+Redis store's :data:`~adapters.celery.dlq.DLQ_MAX_ENTRIES`: a queue argument cannot change
+once the queue exists (a redeclaration with another value is refused by RabbitMQ)."""
 CONNECT_TIMEOUT_S = 5.0
 MARKER_HEADER = "x-cutover-dead-letter"
 kombu: Any = _kombu  # kombu has no type hints
