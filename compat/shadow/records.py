@@ -202,11 +202,9 @@ class ShadowRecord:
                 noisy_paths=_texts(data, "noisy_paths"),
                 items=_integer(data, "items"),
                 created_at=_number(data, "created_at"),
-                skipped=_integer(data, "skipped") if data.get("skipped") is not None else 0,
+                skipped=_optional_integer(data, "skipped"),
                 item_mismatches=_item_mismatches(data, "item_mismatches"),
-                mismatched_items=_integer(data, "mismatched_items")
-                if "mismatched_items" in data
-                else 0,
+                mismatched_items=_optional_integer(data, "mismatched_items"),
                 primary_queue_wait_s=_optional_number(data, "primary_queue_wait_s"),
                 primary_execution_s=_optional_number(data, "primary_execution_s"),
                 candidate_queue_wait_s=_optional_number(data, "candidate_queue_wait_s"),
@@ -253,6 +251,7 @@ def _integer(data: Mapping[str, Any], name: str) -> int:
 
 
 def _optional_integer(data: Mapping[str, Any], name: str) -> int:
+    """A count added after the first records: absent or null (older records) reads 0."""
     return 0 if data.get(name) is None else _integer(data, name)
 
 

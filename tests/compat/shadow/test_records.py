@@ -60,3 +60,17 @@ def test_missing_field_and_unknown_fields() -> None:
     del data["worker"]
     with pytest.raises(InvalidArgumentError, match="without 'worker'"):
         ShadowRecord.from_dict(data)
+
+
+@pytest.mark.parametrize("field", ["skipped", "mismatched_items", "candidate_batches"])
+def test_counts_added_later_read_0_when_absent_or_null_and_are_checked_when_given(
+    field: str,
+) -> None:
+    """Records written before a count existed read 0 for it (absent or null, the same way for
+    every such count); a count that is given must be an integer."""
+    data = make_record().to_dict()
+    del data[field]
+    assert 0 == getattr(ShadowRecord.from_dict(data), field)
+    assert 0 == getattr(ShadowRecord.from_dict({**data, field: None}), field)
+    with pytest.raises(InvalidArgumentError, match=field):
+        ShadowRecord.from_dict({**data, field: "2"})
