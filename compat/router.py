@@ -161,6 +161,20 @@ class Router:
         reason = decision.reason
         started = perf_counter()
         timings: list[BatchTiming] | None = None
+
+        def finish(error: BaseException | None) -> None:  # the engine and reason that ran it
+            self._finish(
+                worker_id,
+                call_id,
+                engine_name,
+                reason,
+                decision,
+                work.operation,
+                work.items,
+                started,
+                error,
+            )
+
         try:
             if engine_name == "legacy":
                 if shadow is not None and work.operation in MARKED_OPERATIONS:
@@ -180,31 +194,11 @@ class Router:
         except BaseException as exc:
             if shadow is not None:
                 shadow.primary_failed(exc, perf_counter() - started, engine_name, timings)
-            self._finish(
-                worker_id,
-                call_id,
-                engine_name,
-                reason,
-                decision,
-                work.operation,
-                work.items,
-                started,
-                exc,
-            )
+            finish(exc)
             raise
         if shadow is not None:
             shadow.primary_succeeded(result, perf_counter() - started, engine_name, timings)
-        self._finish(
-            worker_id,
-            call_id,
-            engine_name,
-            reason,
-            decision,
-            work.operation,
-            work.items,
-            started,
-            None,
-        )
+        finish(None)
         return result
 
     async def _run_on_engine(

@@ -8,18 +8,22 @@ timeout :data:`VISIBILITY_S`) so that a lost batch comes back within seconds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from adapters.base import CallOptions
 from adapters.celery.engine import CeleryEngine
 from adapters.celery.settings import CelerySettings, queue_for_worker
 from adapters.celery.worker_process import CeleryWorkerProcess
 from tests.multihost import tasks
+from tests.multihost.remote_call import BATCH_SIZE, WINDOW, RemoteCall, items_for, started
 from tests.support.netns import Host, Hosts, hosts_for_test
 from tests.support.redis_server import RedisServer
 from tests.support.services import REPO_ROOT, TEST_TASK_MODULES
+from tests.support.waiting import until
 
 TIME_LIMIT_S = 6.0
 VISIBILITY_S = 8.0
@@ -149,3 +153,57 @@ def coordination_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Redi
 
     yield point
     tasks._client = None
+
+
+StartRemoteCall = Callable[..., Awaitable[RemoteCall]]
+
+
+@pytest.fixture
+def start_remote_call(
+    hosts: Hosts,
+    host_redis: Callable[..., RedisServer],
+    remote_worker: StartWorker,
+    make_engine: Callable[..., CeleryEngine],
+    coordination_env: Callable[[RedisServer], None],
+) -> StartRemoteCall:
+    """Start the call ``key`` of ``worker_id`` on a new host (:mod:`tests.multihost.remote_call`)
+    and, unless ``running=False``, return once one of its batches runs there.
+
+    ``persistent``: the host's Redis keeps an append-only file. ``time_limit_s`` and
+    ``visibility_s``: the worker's and the caller's batch limits. ``deadline_s``: the call's
+    deadline; ``result_timeout_s``: the engine's (the suite's :data:`DEADLINE_S` unless given).
+    """
+
+    async def start(
+        key: str,
+        worker_id: str,
+        *,
+        host_name: str = "worker",
+        persistent: bool = False,
+        time_limit_s: float = TIME_LIMIT_S,
+        visibility_s: float = VISIBILITY_S,
+        deadline_s: float = DEADLINE_S,
+        result_timeout_s: float = DEADLINE_S,
+        running: bool = True,
+    ) -> RemoteCall:
+        host = hosts.add(host_name)
+        redis_server = host_redis(host, persistent=persistent)
+        coordination_env(redis_server)
+        await asyncio.to_thread(
+            remote_worker, host, redis_server, worker_id, time_limit_s, visibility_s
+        )
+        engine = make_engine(
+            redis_server,
+            task_time_limit=time_limit_s,
+            visibility_timeout=visibility_s,
+            result_timeout=result_timeout_s,
+        )
+        options = CallOptions(worker_id=worker_id, call_id=key, timeout_s=deadline_s)
+        call = asyncio.create_task(
+            engine.map_batches(items_for(key), tasks.slow_triple, BATCH_SIZE, WINDOW, options)
+        )
+        if running:
+            await until(lambda: started(key) >= 1, 30, "a running batch")
+        return RemoteCall(host, redis_server, engine, call)
+
+    return start

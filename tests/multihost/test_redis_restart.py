@@ -12,26 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 
-from adapters.base import CallOptions
-from adapters.celery.engine import CeleryEngine
 from ground.errors import InFlightLostError
-from tests.multihost import tasks
-from tests.multihost.conftest import DEADLINE_S, StartWorker
-from tests.multihost.test_celery_remote import (
-    BATCH_SIZE,
-    ITEMS,
-    WINDOW,
-    items_for,
-    legacy_result,
-    started,
-)
-from tests.support.netns import Hosts
-from tests.support.redis_server import RedisServer
-from tests.support.waiting import until
+from tests.multihost.conftest import DEADLINE_S, StartRemoteCall
+from tests.multihost.remote_call import BATCH_SIZE, ITEMS, legacy_result
 
 pytestmark = [pytest.mark.multihost, pytest.mark.celery, pytest.mark.slow]
 
@@ -40,25 +26,12 @@ LOST_DETECTED_WITHIN_S = 10.0
 
 @pytest.mark.parametrize("persistent", [True, False], ids=["aof", "memory-only"])
 async def test_redis_restarted_mid_call_completes_or_fails_clearly(
-    persistent: bool,
-    hosts: Hosts,
-    host_redis: Callable[..., RedisServer],
-    remote_worker: StartWorker,
-    make_engine: Callable[..., CeleryEngine],
-    coordination_env: Callable[[RedisServer], None],
+    persistent: bool, start_remote_call: StartRemoteCall
 ) -> None:
     """AOF: the complete, correct result. Memory only: ``InFlightLostError`` within
     seconds, with the done batches kept. Never a hang, never a short list."""
-    worker_host = hosts.add("worker")
-    redis_server = host_redis(worker_host, persistent=persistent)
-    coordination_env(redis_server)
-    await asyncio.to_thread(remote_worker, worker_host, redis_server, "mh-redis")
-    engine = make_engine(redis_server)
-    options = CallOptions(worker_id="mh-redis", call_id="restart", timeout_s=DEADLINE_S)
-    call = asyncio.create_task(
-        engine.map_batches(items_for("restart"), tasks.slow_triple, BATCH_SIZE, WINDOW, options)
-    )
-    await until(lambda: started(redis_server, "restart") >= 1, 30, "a running batch")
+    remote = await start_remote_call("restart", "mh-redis", persistent=persistent)
+    call, redis_server = remote.call, remote.redis_server
 
     await asyncio.to_thread(redis_server.restart)
     restarted = time.monotonic()
