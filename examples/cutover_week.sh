@@ -12,7 +12,7 @@ set -euo pipefail
 WORKDIR="$(mktemp -d -t cutover-week-XXXXXX)"
 export CUTOVER_FLAGS_URL="${CUTOVER_FLAGS_URL:-file://$WORKDIR/flags.json}"
 export CUTOVER_TASK_MODULES="${CUTOVER_TASK_MODULES:-cutover.demo}"
-export CUTOVER_CALL_LOG_LEVEL="${CUTOVER_CALL_LOG_LEVEL:-debug}"  # no line per call here
+export CUTOVER_CALL_LOG_LEVEL="${CUTOVER_CALL_LOG_LEVEL:-debug}"  # a line per call, into the worker log
 LOG="$WORKDIR/worker.log"
 PYTHON="${PYTHON:-python}"
 

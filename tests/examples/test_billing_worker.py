@@ -1,6 +1,6 @@
 """The README walkthrough's worker keeps working: it runs where its flags say.
 
-The full walkthrough (``examples/cutover_week.sh``, about two minutes with a local Ray) is
+The full walkthrough (``examples/cutover_week.sh``, about four minutes with a local Ray) is
 not run here; its commands are the CLI's, tested in ``tests/cli`` and ``tests/ops``. This
 runs the worker itself, on a private file flag store, once on legacy and once with its
 calls routed to Celery by the store, as ``cutover flags set`` would.
