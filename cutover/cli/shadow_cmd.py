@@ -25,7 +25,7 @@ from typing import Any
 
 from compat.shadow.recorders import DEFAULT_READ_LIMIT, open_recorder
 from cutover.cli.common import add_flags_url, print_help
-from cutover.ops.evidence import last_change_at
+from cutover.ops.evidence import made_under
 from cutover.verdict.report import build_report
 from flags import FlagRecord
 from flags.stores import configured_flags_url, open_store
@@ -98,10 +98,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     configs = {worker: None if f is None else f.shadow for worker, f in flags.items()}
     older: dict[str, int] = {}
     if not args.all_versions:
-        since = {w: None if f is None else last_change_at(f) for w, f in flags.items()}
-        kept = [r for r in records if (since[r.worker] or 0.0) <= r.created_at]
+        kept = []
         for record in records:
-            if (since[record.worker] or 0.0) > record.created_at:
+            current = flags[record.worker]
+            if current is None or made_under(current, record):
+                kept.append(record)
+            else:
                 older[record.worker] = older.get(record.worker, 0) + 1
         records = kept
     report = build_report(records, configs, source=mask_url(url), older=older)

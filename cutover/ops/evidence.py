@@ -9,11 +9,15 @@
   worker's records with that candidate (what ``cutover shadow report`` prints), for the pair
   whose primary is the worker's base (the calls still on the old route); without records
   against the base, the pair with the most comparisons;
-- the evidence is **version-scoped**: only records made since the worker's last flag change
-  (its ``updated_at``) count. Each promote step changes the flags, so each step is judged on
-  what the candidate did at the step before it, not on a clean history that drowns a new
-  problem (9,000 clean old records and 1,000 new ones at 0.5% read READY 99% of the time
-  under the old rule).
+- the evidence is **version-scoped**: only records made under the worker's current flags
+  count (:func:`made_under`: the record's ``flag_version``, which the worker process stamped
+  from the flags it routed the call by, is at least the flags' ``version``). Each promote step
+  changes the flags, so each step is judged on what the candidate did at the step before it,
+  not on a clean history that drowns a new problem (9,000 clean old records and 1,000 new ones
+  at 0.5% read READY 99% of the time under the old rule). Versions, not clocks: a record is
+  stamped by the worker's host and a flag change by the operator's, and a skew between the
+  two clocks must not move records across a change; the calls a worker made in the moment
+  before it saw the change were made under the old flags, and are left out with them.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ def routed_off_base(record: FlagRecord) -> bool:
     return record.route != record.base and record.percent > 0 and not record.kill
 
 
+def made_under(record: FlagRecord, shadow_record: ShadowRecord) -> bool:
+    """True when ``shadow_record`` was made under ``record``'s flags version or a later one
+    (a worker never written, version 0, counts every record)."""
+    return shadow_record.flag_version >= record.version
+
+
 def last_change_at(record: FlagRecord) -> float | None:
     """Epoch seconds of the worker's last flag change (``None``: never written)."""
     if record.updated_at is None:
@@ -63,9 +73,9 @@ class Evidence:
     candidate: str | None
     pair: PairReport | None
     since: float | None = None
-    """Only records made at or after this (the last flag change, epoch seconds) count."""
+    """When the flags last changed (epoch seconds, for display: :func:`made_under` decides)."""
     older: int = 0
-    """Records of the candidate left out because they predate the last flag change."""
+    """Records of the candidate left out because they were made under older flags."""
 
     @property
     def ready(self) -> bool:
@@ -74,14 +84,14 @@ class Evidence:
 
 
 def evidence_for(worker: str, record: FlagRecord, records: Sequence[ShadowRecord]) -> Evidence:
-    """Judge ``worker``'s candidate by ``records`` made since its last flag change (other
-    workers' records, and older ones, are ignored)."""
+    """Judge ``worker``'s candidate by ``records`` made under its current flags (other
+    workers' records, and those made under older flags, are ignored)."""
     candidate = candidate_of(record)
     if candidate is None:
         return Evidence(worker, None, None)
     since = last_change_at(record)
     theirs = [r for r in records if r.worker == worker and r.candidate_route == candidate]
-    mine = [r for r in theirs if since is None or r.created_at >= since]
+    mine = [r for r in theirs if made_under(record, r)]
     older = len(theirs) - len(mine)
     if not mine:
         return Evidence(worker, candidate, None, since, older)
@@ -97,6 +107,7 @@ __all__ = [
     "candidate_of",
     "evidence_for",
     "last_change_at",
+    "made_under",
     "routed_off_base",
     "thresholds_of",
 ]

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from compat.shadow.recorders import ShadowRecorder
 from compat.shadow.records import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, DISAGREEMENTS, ShadowRecord
-from cutover.ops.evidence import candidate_of, evidence_for, last_change_at
+from cutover.ops.evidence import candidate_of, evidence_for, made_under
 from cutover.ops.guard_settings import GUARD_ACTOR, GuardSettings
 from cutover.ops.rollout import rollback
 from cutover.verdict.criteria import Verdict
@@ -172,10 +172,9 @@ def judge_worker(
     candidate = candidate_of(record)
     if candidate is None:
         return None
-    changed = last_change_at(record)
     recent = [r for r in records if r.created_at > now - window_s]
     evidence = evidence_for(worker, record, recent)
-    scoped = [r for r in recent if changed is None or r.created_at >= changed]
+    scoped = [r for r in recent if made_under(record, r)]
     stats = window_stats(scoped, candidate, now, window_s)
     scope = f"in the last {window_s:g} s since the last flag change"
     pair = evidence.pair

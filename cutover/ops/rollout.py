@@ -117,7 +117,7 @@ def _clip(text: str) -> str:
 def _criteria(evidence: Evidence, *, failing_only: bool) -> tuple[str, ...]:
     if evidence.pair is None:
         older = (
-            f" ({evidence.older} older ones predate the last flag change and do not count)"
+            f" ({evidence.older} older ones were made under earlier flags and do not count)"
             if evidence.older
             else ""
         )

@@ -64,11 +64,13 @@ def recorder(redis_url: str) -> Iterator[RedisShadowRecorder]:
 
 
 @pytest.fixture
-def write_records(recorder: RedisShadowRecorder) -> WriteRecords:
+def write_records(recorder: RedisShadowRecorder, store: FlagStore) -> WriteRecords:
     """Write real shadow records to Redis: ``write(worker, outcomes, at=..., **fields)``.
 
     ``outcomes`` is a sequence of outcome names, one record each, spread one millisecond
-    apart ending at ``at`` (epoch seconds). Returns how many were written.
+    apart ending at ``at`` (epoch seconds). Each carries the worker's flags version in the
+    store now (what a worker process stamps), unless ``flag_version`` is given. Returns how
+    many were written.
     """
 
     def write(
@@ -80,8 +82,9 @@ def write_records(recorder: RedisShadowRecorder) -> WriteRecords:
         primary: str = "legacy",
         **fields: object,
     ) -> int:
+        version = store.get(worker).version
         for index, outcome in enumerate(outcomes):
-            extra: dict[str, object] = {}
+            extra: dict[str, object] = {"flag_version": version}
             if outcome == "mismatch":
                 extra["diffs"] = (f"$[0].total: {index} != {index + 1}",)
             elif outcome == "candidate_error":

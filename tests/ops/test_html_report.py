@@ -103,6 +103,7 @@ def cutover_week(
                 candidate_latency_s=0.010 + (index % 17) * 0.0008,
                 diffs=(f"$[{index}].note: 'ok' != 'late'",) if outcome == "mismatch" else (),
                 created_at=now - 3600 + index * 5,
+                flag_version=0,
             )
         )
     assert recorder.flush(10.0)
@@ -122,6 +123,7 @@ def cutover_week(
         make_record(
             worker="billing",
             call_id="billing-batch",
+            flag_version=store.get("billing").version,
             outcome="mismatch",
             items=50,
             diffs=("$[41].total: 7 != 8",),
@@ -137,6 +139,7 @@ def cutover_week(
         make_record(
             worker="billing",
             call_id="billing-failed-batch",
+            flag_version=store.get("billing").version,
             outcome="candidate_error",
             items=12,
             candidate_error="ValueError: item 7 refused",

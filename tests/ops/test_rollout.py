@@ -107,7 +107,9 @@ def test_promote_walks_the_plan_one_step_at_a_time_then_stops(
         change = promote("billing", "verdict holds", "alice", store=store, recorder=recorder)
         seen.append((change.old_percent, change.new_percent, change.new.route, change.forced))
         if step == DEFAULT_ROLLOUT_STEPS[0]:
-            with pytest.raises(NotReadyError, match=r"300 older ones predate the last flag"):
+            with pytest.raises(
+                NotReadyError, match=r"300 older ones were made under earlier flags"
+            ):
                 promote("billing", "again", "alice", store=store, recorder=recorder)
     assert [
         (0.0, 5.0, "celery", False),
@@ -173,6 +175,24 @@ def test_promote_judges_only_evidence_since_the_last_flag_change(
         promote("billing", "r", "alice", store=store, recorder=recorder)
     assert "20.00% (20 of 100 comparisons)" in str(refused.value)
     assert 2 == store.get("billing").version
+
+
+def test_evidence_goes_by_flags_version_not_by_the_hosts_clocks(
+    store: FlagStore, recorder: RedisShadowRecorder, write_records: WriteRecords
+) -> None:
+    """A worker host whose clock runs a minute behind stamps its records before the change
+    as the operator's clock saw it: made under the new flags, they count. Records a worker
+    made under the old flags after the change (it had not seen it yet) do not."""
+    shadowing(store)
+    store.update(
+        "billing", lambda record: record.changed(shadow=GATE), actor="test", reason="touch"
+    )
+    behind = time.time() - 60
+    write_records("billing", ["match"] * 200, at=behind)
+    write_records("billing", ["mismatch"] * 100, at=settle(), flag_version=1)
+    change = promote("billing", "r", "alice", store=store, recorder=recorder)
+    assert (2, 5.0) == (change.old.version, change.new.percent)
+    assert "(0 of 200 comparisons)" in store.history("billing")[-1].reason
 
 
 @pytest.mark.parametrize(

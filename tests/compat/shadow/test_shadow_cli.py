@@ -21,8 +21,9 @@ GATE = ShadowConfig(
 
 
 def write_records(url: str | None = None, *, before_the_flags: int = 0) -> None:
-    """Flags with a shadow gate for `billing`, and records of `billing` and `mail` made after
-    them (plus ``before_the_flags`` mismatches of `billing` made a day before)."""
+    """Flags with a shadow gate for `billing` (its version 1), and records of `billing` and
+    `mail` made under them (plus ``before_the_flags`` mismatches of `billing` made a day
+    before, under no flags: version 0)."""
     store = open_store(url)
     try:
         store.put(
@@ -44,6 +45,7 @@ def write_records(url: str | None = None, *, before_the_flags: int = 0) -> None:
                 outcome="mismatch",
                 diffs=("$[0].total: 1 != 2",),
                 created_at=now - 86400 + n,
+                flag_version=0,
             )
         )
     for n in range(25):
@@ -56,6 +58,7 @@ def write_records(url: str | None = None, *, before_the_flags: int = 0) -> None:
                 outcome=outcome,
                 diffs=diffs,
                 created_at=now + n * 0.001,
+                flag_version=1,
             )
         )
     recorder.record(make_record(worker="mail", call_id="m0", created_at=now))
