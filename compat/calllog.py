@@ -20,12 +20,14 @@ process can change it without a restart.
 The call log reads the calls that :mod:`compat.metrics` journals and folds in bulk (the
 router makes no call of its own here: see :func:`compat.metrics.record_call` for why). A
 summary is written by the first call after its interval ended (no thread: the call log asks
-metrics to fold by then), or by :func:`flush`. Under several threads the summaries may miss
+metrics to fold by then), by :func:`flush`, or when the process exits (the last interval's
+calls are summarised rather than lost with it). Under several threads the summaries may miss
 a call; the exact counters are :mod:`compat.metrics`.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import random
@@ -220,7 +222,15 @@ def _reconfigure() -> None:
     configure()
 
 
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except Exception:  # at exit, a broken log stream must not hide the real exit status
+        logging.getLogger(LOGGER_NAME).exception("the call log's last summary was not written")
+
+
 metrics.on_fold(_record_folded)
+atexit.register(_flush_at_exit)
 on_configure(_reconfigure)  # now, if logging is configured already; else at configuration
 get_logger(LOGGER_NAME)  # configures logging if nothing did yet (and so the call log)
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +27,7 @@ from compat.optimizer import is_coroutine_function
 from cutover.errors import InvalidArgumentError
 from tests.adapters import equiv_tasks
 from tests.compat.conftest import SetFlags
+from tests.support.services import REPO_ROOT
 
 WORKER = "calllog"
 CallLogEnv = Callable[..., calllog.CallLog]
@@ -212,3 +218,46 @@ async def test_a_sync_task_function_is_refused_on_every_call(
     for _ in range(2):
         with pytest.raises(InvalidArgumentError, match="not an awaitable"):
             await optimizer.optimize_batch_processing([1], not_async)  # type: ignore[arg-type]
+
+
+EXITING_WORKER = """
+import asyncio, compat
+from cutover.demo import tasks
+
+async def main():
+    optimizer = compat.AsyncWorkerOptimizer(worker_id="exiting")
+    for _ in range(3):
+        await optimizer.optimize_batch_processing([1, 2], tasks.trivial)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("level", "summaries"), [("info", 1), ("warning", 0)])
+def test_a_process_that_exits_writes_its_last_summary(
+    tmp_path: Path, level: str, summaries: int
+) -> None:
+    """Three calls, then the process ends before its interval does: at info the summary of
+    those calls is written at exit instead of being lost; above info nothing is."""
+    env = {
+        **os.environ,
+        "CUTOVER_CALL_LOG_LEVEL": level,
+        "CUTOVER_FLAGS_URL": f"file://{tmp_path}/flags.json",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING_WORKER],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    written = [line for line in lines if line["event"] == "calls"]
+    assert summaries == len(written), done.stderr
+    if written:
+        assert ("exiting", "legacy", 3, 6) == tuple(
+            written[0][key] for key in ("worker", "route", "calls", "items")
+        )
