@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from compat.shadow.records import ShadowRecord
 from cutover.verdict.report import PairReport, build_report
@@ -58,13 +57,6 @@ def made_under(record: FlagRecord, shadow_record: ShadowRecord) -> bool:
     return shadow_record.flag_version >= record.version
 
 
-def last_change_at(record: FlagRecord) -> float | None:
-    """Epoch seconds of the worker's last flag change (``None``: never written)."""
-    if record.updated_at is None:
-        return None
-    return datetime.fromisoformat(record.updated_at).timestamp()
-
-
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """The candidate of one worker and the report of its shadow records (if any)."""
@@ -72,8 +64,6 @@ class Evidence:
     worker: str
     candidate: str | None
     pair: PairReport | None
-    since: float | None = None
-    """When the flags last changed (epoch seconds, for display: :func:`made_under` decides)."""
     older: int = 0
     """Records of the candidate left out because they were made under older flags."""
 
@@ -89,24 +79,22 @@ def evidence_for(worker: str, record: FlagRecord, records: Sequence[ShadowRecord
     candidate = candidate_of(record)
     if candidate is None:
         return Evidence(worker, None, None)
-    since = last_change_at(record)
     theirs = [r for r in records if r.worker == worker and r.candidate_route == candidate]
     mine = [r for r in theirs if made_under(record, r)]
     older = len(theirs) - len(mine)
     if not mine:
-        return Evidence(worker, candidate, None, since, older)
+        return Evidence(worker, candidate, None, older)
     report = build_report(mine, {worker: thresholds_of(record, candidate)})
     against_base = [pair for pair in report.pairs if pair.primary_route == record.base]
     pool = against_base or list(report.pairs)
     best = max(pool, key=lambda pair: pair.comparisons)
-    return Evidence(worker, candidate, best, since, older)
+    return Evidence(worker, candidate, best, older)
 
 
 __all__ = [
     "Evidence",
     "candidate_of",
     "evidence_for",
-    "last_change_at",
     "made_under",
     "routed_off_base",
     "thresholds_of",
