@@ -147,22 +147,24 @@ def count(name: str, worker: str, route: str, amount: int = 1) -> None:
 def observe_latency(worker: str, route: str, seconds: float) -> None:
     """Count one call of ``worker`` that took ``seconds`` on ``route`` (the engine that ran it).
 
-    The router calls it once per call, beside ``count("calls", ...)``; it never raises for a
-    number (a negative or NaN duration lands in the first bucket).
+    (The router counts its calls with :func:`record_call`, which folds into the same
+    histogram.) It never raises for a number (a negative or NaN duration lands in the first
+    bucket).
     """
     index = bisect_left(LATENCY_BUCKETS_S, seconds)
     with _lock:
         _observe_locked(worker, route, index, seconds)
 
 
-def _observe_locked(worker: str, route: str, index: int, seconds: float) -> None:
-    """Add one observation in bucket ``index`` (the caller holds ``_lock``)."""
+def _observe_locked(worker: str, route: str, index: int, seconds: float) -> list[float]:
+    """Add one observation in bucket ``index``; return the slot (the caller holds ``_lock``)."""
     try:
         slot = _latencies[worker, route]
     except KeyError:
         slot = _latencies[worker, route] = [0] * _SLOT_SIZE
     slot[index] += 1
     slot[_SUM] += seconds
+    return slot
 
 
 CallEntry = tuple[str, str, int, int, float, bool, float]
@@ -213,12 +215,7 @@ def fold() -> None:
         del _journal[: len(entries)]  # calls appended meanwhile stay for the next fold
         _fold_due = perf_counter() + FOLD_DELAY_S
         for worker, route, _, items, seconds, failed, _ in entries:
-            try:
-                slot = _latencies[worker, route]
-            except KeyError:
-                slot = _latencies[worker, route] = [0] * _SLOT_SIZE
-            slot[bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
-            slot[_SUM] += seconds
+            slot = _observe_locked(worker, route, bisect_left(LATENCY_BUCKETS_S, seconds), seconds)
             slot[_CALLS] += 1
             slot[_ITEMS] += items
             if failed:
